@@ -1,0 +1,88 @@
+//! The command line: Prometheus-style dotted flags, each also read from
+//! `WECHAT_EXPORTER_<FLAG>` in the environment.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+#[derive(Parser, Debug, Clone)]
+#[command(name = "wechat-exporter", version, about = "Prometheus exporter for WeChat Mini Program and Official Account data APIs")]
+pub struct Args {
+    /// YAML config file.
+    #[arg(long = "config.file", env = "WECHAT_EXPORTER_CONFIG_FILE", default_value = "wechat-exporter.yml")]
+    pub config_file: PathBuf,
+
+    /// Parse and validate the config, print what would be polled, and exit (no network).
+    #[arg(long = "config.check", env = "WECHAT_EXPORTER_CONFIG_CHECK")]
+    pub config_check: bool,
+
+    /// Address to serve /metrics on.
+    #[arg(long = "web.listen-address", env = "WECHAT_EXPORTER_WEB_LISTEN_ADDRESS", default_value = ":9767")]
+    pub listen_address: String,
+
+    /// Path under which metrics are served.
+    #[arg(long = "web.telemetry-path", env = "WECHAT_EXPORTER_WEB_TELEMETRY_PATH", default_value = "/metrics")]
+    pub telemetry_path: String,
+
+    /// Web config (exporter-toolkit format): basic auth users and TLS.
+    #[arg(long = "web.config.file", env = "WECHAT_EXPORTER_WEB_CONFIG_FILE")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Log level.
+    #[arg(long = "log.level", env = "WECHAT_EXPORTER_LOG_LEVEL", value_enum, default_value = "info")]
+    pub log_level: LogLevel,
+
+    /// Log format.
+    #[arg(long = "log.format", env = "WECHAT_EXPORTER_LOG_FORMAT", value_enum, default_value = "logfmt")]
+    pub log_format: LogFormat,
+
+    /// Start the built-in WeChat simulator on loopback and poll it: no config or credentials needed.
+    #[arg(long = "demo", env = "WECHAT_EXPORTER_DEMO")]
+    pub demo: bool,
+
+    /// Poll every collector once, print the metrics to stdout, exit non-zero if any collector failed.
+    #[arg(long = "once", env = "WECHAT_EXPORTER_ONCE")]
+    pub once: bool,
+}
+
+/// Reads `:9767` as every interface, as node_exporter does.
+pub fn listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
+    full.parse().map_err(|_| format!("--web.listen-address {s:?} is not HOST:PORT or :PORT"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_defaults() {
+        let a = Args::try_parse_from(["wechat-exporter", "--config.file", "x.yml", "--log.level", "debug"]).unwrap();
+        assert_eq!(a.config_file, PathBuf::from("x.yml"));
+        assert_eq!(a.log_level, LogLevel::Debug);
+        assert_eq!(a.listen_address, ":9767");
+        assert_eq!(a.telemetry_path, "/metrics");
+        assert!(Args::try_parse_from(["wechat-exporter", "--log.level", "loud"]).is_err());
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(listen_addr(":9767").unwrap().port(), 9767);
+        assert_eq!(listen_addr("127.0.0.1:1").unwrap().to_string(), "127.0.0.1:1");
+        assert!(listen_addr("nowhere").is_err());
+    }
+}

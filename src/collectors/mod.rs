@@ -1,0 +1,132 @@
+//! Collectors: one module per WeChat API family, each holding its request, its
+//! response types, its mapping to metrics and its tests. They all sit behind the
+//! small [`Collector`] interface and are registered in one place, [`Spec`].
+
+pub mod performance;
+pub mod visit_trend;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::store::Sample;
+use crate::wechat::{AppClient, WechatError};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a poll may use: the app's client and the time it runs at.
+pub struct PollContext<'a> {
+    pub client: &'a AppClient,
+    pub now: DateTime<Utc>,
+}
+
+/// A poll's result: the samples (without `app`) and, for daily data, the day they belong to.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Output {
+    pub samples: Vec<Sample>,
+    pub data_date: Option<NaiveDate>,
+}
+
+/// One WeChat API family for one app. A collector keeps what it needs between
+/// polls (the newest day seen, a log cursor) in itself.
+pub trait Collector: Send {
+    fn poll<'a>(&'a mut self, cx: &'a PollContext<'a>) -> BoxFuture<'a, Result<Output, WechatError>>;
+}
+
+/// The account kinds of the config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Account {
+    Miniprogram,
+    OfficialAccount,
+}
+
+impl Account {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Account::Miniprogram => "miniprogram",
+            Account::OfficialAccount => "official_account",
+        }
+    }
+}
+
+/// A configured collector: which one, with what settings. The one place where
+/// collectors are registered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Spec {
+    VisitTrend,
+    Performance(performance::Settings),
+}
+
+/// What the scheduler and the config need to know of a collector kind.
+pub struct KindInfo {
+    pub name: &'static str,
+    pub default_interval: Duration,
+    /// Below this, the API's quota is not comfortably met: accepted, with a warning.
+    pub comfortable_interval: Duration,
+    pub accounts: &'static [Account],
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
+pub const VISIT_TREND: KindInfo = KindInfo {
+    name: "visit_trend",
+    default_interval: HOUR,
+    comfortable_interval: MINUTE,
+    accounts: &[Account::Miniprogram],
+};
+pub const PERFORMANCE: KindInfo = KindInfo {
+    name: "performance",
+    default_interval: HOUR,
+    comfortable_interval: MINUTE,
+    accounts: &[Account::Miniprogram],
+};
+
+impl Spec {
+    pub fn info(&self) -> &'static KindInfo {
+        match self {
+            Spec::VisitTrend => &VISIT_TREND,
+            Spec::Performance(_) => &PERFORMANCE,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.info().name
+    }
+
+    /// The collectors an account runs when its config names none.
+    pub fn defaults(account: Account) -> Vec<Spec> {
+        match account {
+            Account::Miniprogram => vec![Spec::VisitTrend, Spec::Performance(performance::Settings::default())],
+            Account::OfficialAccount => vec![],
+        }
+    }
+
+    pub fn build(&self) -> Box<dyn Collector> {
+        match self {
+            Spec::VisitTrend => Box::<visit_trend::VisitTrend>::default(),
+            Spec::Performance(s) => Box::new(performance::Performance::new(s.clone())),
+        }
+    }
+
+    /// One line for `--config.check`: what the collector will ask WeChat for.
+    pub fn describe(&self) -> String {
+        match self {
+            Spec::VisitTrend => format!("{} for yesterday (UTC+8)", visit_trend::API.name),
+            Spec::Performance(s) => {
+                let queries: Vec<String> = s.queries.iter().map(|q| q.to_string()).collect();
+                format!("{}: {}", performance::API.name, queries.join("; "))
+            }
+        }
+    }
+}
+
+/// A collector of an app, with its polling interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollectorConfig {
+    pub spec: Spec,
+    pub interval: Duration,
+}

@@ -1,0 +1,401 @@
+//! `performance`: getPerformance, a mini program's startup, download and
+//! first-render times. WeChat hands the series back as JSON inside a string
+//! (`default_time_data`); the newest `ref_date` in it is the value served.
+
+use std::fmt;
+
+use chrono::{Duration, NaiveDate};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::{BoxFuture, Collector, Output, PollContext};
+use crate::cst;
+use crate::store::{Desc, Sample};
+use crate::wechat::{json, Api, WechatError};
+
+pub const API: Api = Api::post("getPerformance", "/wxaapi/log/get_performance");
+
+pub const COST_TIME: Desc = Desc::gauge(
+    "wechat_performance_cost_time_seconds",
+    "getPerformance cost_time of the newest day, by query.",
+);
+
+/// How many days back a poll looks for the newest point.
+const LOOKBACK_DAYS: i64 = 7;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostTimeType {
+    Startup,
+    Download,
+    FirstRender,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Device {
+    #[default]
+    All,
+    Ios,
+    Android,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum NetworkType {
+    #[default]
+    #[serde(rename = "all")]
+    All,
+    #[serde(rename = "wifi")]
+    Wifi,
+    #[serde(rename = "4g")]
+    G4,
+    #[serde(rename = "3g")]
+    G3,
+    #[serde(rename = "2g")]
+    G2,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownloadCode {
+    #[default]
+    All,
+    Yes,
+    No,
+}
+
+/// `all`, or a scene number (from getSceneList).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scene {
+    #[default]
+    All,
+    Id(u32),
+}
+
+impl<'de> Deserialize<'de> for Scene {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Scene, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u32),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Scene::Id(n)),
+            Raw::S(s) if s == "all" => Ok(Scene::All),
+            Raw::S(s) => s
+                .parse()
+                .map(Scene::Id)
+                .map_err(|_| serde::de::Error::custom(format!("scene must be `all` or a scene number, not {s:?}"))),
+        }
+    }
+}
+
+impl CostTimeType {
+    pub fn code(self) -> i64 {
+        match self {
+            CostTimeType::Startup => 1,
+            CostTimeType::Download => 2,
+            CostTimeType::FirstRender => 3,
+        }
+    }
+    pub fn word(self) -> &'static str {
+        match self {
+            CostTimeType::Startup => "startup",
+            CostTimeType::Download => "download",
+            CostTimeType::FirstRender => "first_render",
+        }
+    }
+}
+
+const ALL: &str = "@_all";
+
+impl Device {
+    fn code(self) -> &'static str {
+        match self {
+            Device::All => ALL,
+            Device::Ios => "1",
+            Device::Android => "2",
+        }
+    }
+    fn word(self) -> &'static str {
+        match self {
+            Device::All => "all",
+            Device::Ios => "ios",
+            Device::Android => "android",
+        }
+    }
+}
+
+impl NetworkType {
+    fn code(self) -> &'static str {
+        match self {
+            NetworkType::All => ALL,
+            other => other.word(),
+        }
+    }
+    fn word(self) -> &'static str {
+        match self {
+            NetworkType::All => "all",
+            NetworkType::Wifi => "wifi",
+            NetworkType::G4 => "4g",
+            NetworkType::G3 => "3g",
+            NetworkType::G2 => "2g",
+        }
+    }
+}
+
+impl DownloadCode {
+    fn code(self) -> &'static str {
+        match self {
+            DownloadCode::All => ALL,
+            DownloadCode::Yes => "1",
+            DownloadCode::No => "2",
+        }
+    }
+    fn word(self) -> &'static str {
+        match self {
+            DownloadCode::All => "all",
+            DownloadCode::Yes => "yes",
+            DownloadCode::No => "no",
+        }
+    }
+}
+
+impl fmt::Display for Scene {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scene::All => f.write_str("all"),
+            Scene::Id(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// One query: a set of series. Filters left out mean "all".
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    pub cost_time_type: CostTimeType,
+    #[serde(default)]
+    pub device: Device,
+    #[serde(default)]
+    pub networktype: NetworkType,
+    #[serde(default)]
+    pub scene: Scene,
+    #[serde(default)]
+    pub is_download_code: DownloadCode,
+}
+
+impl Query {
+    pub fn all(cost_time_type: CostTimeType) -> Query {
+        Query {
+            cost_time_type,
+            device: Device::All,
+            networktype: NetworkType::All,
+            scene: Scene::All,
+            is_download_code: DownloadCode::All,
+        }
+    }
+
+    /// The three cost time types with every filter "all".
+    pub fn defaults() -> Vec<Query> {
+        [CostTimeType::Startup, CostTimeType::Download, CostTimeType::FirstRender].map(Query::all).to_vec()
+    }
+
+    pub fn request(&self, start: i64, end: i64) -> Request {
+        Request {
+            cost_time_type: self.cost_time_type.code(),
+            default_start_time: start,
+            default_end_time: end,
+            device: self.device.code(),
+            is_download_code: self.is_download_code.code(),
+            scene: match self.scene {
+                Scene::All => ALL.to_string(),
+                Scene::Id(n) => n.to_string(),
+            },
+            networktype: self.networktype.code(),
+        }
+    }
+
+    fn sample(&self, seconds: f64) -> Sample {
+        Sample::new(&COST_TIME, seconds)
+            .label("cost_time_type", self.cost_time_type.word())
+            .label("device", self.device.word())
+            .label("networktype", self.networktype.word())
+            .label("scene", self.scene.to_string())
+            .label("is_download_code", self.is_download_code.word())
+    }
+}
+
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (device {}, networktype {}, scene {}, is_download_code {})",
+            self.cost_time_type.word(),
+            self.device.word(),
+            self.networktype.word(),
+            self.scene,
+            self.is_download_code.word()
+        )
+    }
+}
+
+#[derive(Serialize, Debug, PartialEq)]
+pub struct Request {
+    pub cost_time_type: i64,
+    pub default_start_time: i64,
+    pub default_end_time: i64,
+    pub device: &'static str,
+    pub is_download_code: &'static str,
+    pub scene: String,
+    pub networktype: &'static str,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct Response {
+    #[serde(default, alias = "defaultTimeData", deserialize_with = "json::opt_string")]
+    pub default_time_data: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct TimeData {
+    #[serde(default, deserialize_with = "json::list")]
+    pub list: Vec<Point>,
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+pub struct Point {
+    #[serde(default, deserialize_with = "json::opt_string")]
+    pub ref_date: Option<String>,
+    #[serde(default, deserialize_with = "json::opt_i64")]
+    pub cost_time_type: Option<i64>,
+    /// Milliseconds.
+    #[serde(default, deserialize_with = "json::opt_f64")]
+    pub cost_time: Option<f64>,
+}
+
+impl Response {
+    /// The newest day's cost in milliseconds, with its day. Points of another
+    /// cost_time_type or without a value are passed over.
+    pub fn newest(&self, cost_time_type: CostTimeType) -> Result<Option<(NaiveDate, f64)>, WechatError> {
+        let text = self.default_time_data.as_deref().unwrap_or("").trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let data: TimeData = serde_json::from_str(text)
+            .map_err(|e| WechatError::InvalidResponse(format!("default_time_data: {e}")))?;
+        Ok(data
+            .list
+            .iter()
+            .filter(|p| p.cost_time_type.is_none_or(|t| t == cost_time_type.code()))
+            .filter_map(|p| Some((p.ref_date.as_deref().and_then(cst::parse)?, p.cost_time?)))
+            .max_by_key(|(d, _)| *d))
+    }
+}
+
+/// Settings of the `performance` collector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub queries: Vec<Query>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings { queries: Query::defaults() }
+    }
+}
+
+pub struct Performance {
+    settings: Settings,
+}
+
+impl Performance {
+    pub fn new(settings: Settings) -> Performance {
+        Performance { settings }
+    }
+}
+
+impl Collector for Performance {
+    fn poll<'a>(&'a mut self, cx: &'a PollContext<'a>) -> BoxFuture<'a, Result<Output, WechatError>> {
+        Box::pin(async move {
+            let today = cst::today(cx.now);
+            let start = cst::day_start(today - Duration::days(LOOKBACK_DAYS));
+            let end = cst::day_start(today) - 1;
+            let mut out = Output::default();
+            for q in &self.settings.queries {
+                let resp: Response = cx.client.post(&API, &q.request(start, end)).await?;
+                if let Some((day, ms)) = resp.newest(q.cost_time_type)? {
+                    out.samples.push(q.sample(ms / 1000.0));
+                    out.data_date = out.data_date.max(Some(day));
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_example_newest_day_wins() {
+        let text = std::fs::read(format!("{}/tests/data/performance.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let resp: Response = crate::wechat::client::decode(&text).unwrap();
+        let (day, ms) = resp.newest(CostTimeType::Download).unwrap().unwrap();
+        assert_eq!(day, NaiveDate::from_ymd_opt(2019, 10, 30).unwrap());
+        assert_eq!(ms, 1682.0);
+        assert_eq!(resp.newest(CostTimeType::Startup).unwrap(), None, "points of another type are not ours");
+    }
+
+    #[test]
+    fn empty_and_broken_inner_json() {
+        let empty = Response { default_time_data: Some(String::new()) };
+        assert_eq!(empty.newest(CostTimeType::Startup).unwrap(), None);
+        let empty_list = Response { default_time_data: Some(r#"{"list":[]}"#.into()) };
+        assert_eq!(empty_list.newest(CostTimeType::Startup).unwrap(), None);
+        let broken = Response { default_time_data: Some(r#"{"list":[{"#.into()) };
+        assert_eq!(broken.newest(CostTimeType::Startup).unwrap_err().reason(), "invalid_response");
+        let strings = Response {
+            default_time_data: Some(r#"{"list":[{"ref_date":"20240101","cost_time_type":"1","cost_time":"900"}]}"#.into()),
+        };
+        assert_eq!(strings.newest(CostTimeType::Startup).unwrap().unwrap().1, 900.0);
+    }
+
+    #[test]
+    fn words_become_wechat_codes() {
+        let q = Query {
+            cost_time_type: CostTimeType::Download,
+            device: Device::Ios,
+            networktype: NetworkType::Wifi,
+            scene: Scene::Id(1001),
+            is_download_code: DownloadCode::No,
+        };
+        let r = serde_json::to_value(q.request(10, 20)).unwrap();
+        assert_eq!(
+            r,
+            serde_json::json!({"cost_time_type": 2, "default_start_time": 10, "default_end_time": 20,
+                "device": "1", "is_download_code": "2", "scene": "1001", "networktype": "wifi"})
+        );
+        let all = serde_json::to_value(Query::all(CostTimeType::Startup).request(1, 2)).unwrap();
+        assert_eq!(all["device"], "@_all");
+        assert_eq!(all["scene"], "@_all");
+        let s = q.sample(1.5);
+        let labels: Vec<(&str, &str)> = s.labels.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
+        assert_eq!(
+            labels,
+            vec![("cost_time_type", "download"), ("device", "ios"), ("networktype", "wifi"), ("scene", "1001"), ("is_download_code", "no")]
+        );
+    }
+
+    #[test]
+    fn queries_parse_from_words() {
+        let q: Query = yaml_serde::from_str("{cost_time_type: download, networktype: 4g, scene: 1001}").unwrap();
+        assert_eq!(q.networktype, NetworkType::G4);
+        assert_eq!(q.scene, Scene::Id(1001));
+        assert_eq!(q.device, Device::All);
+        assert!(yaml_serde::from_str::<Query>("{cost_time_type: boot}").is_err());
+        assert!(yaml_serde::from_str::<Query>("{cost_time_type: startup, scene: lobby}").is_err());
+        assert!(yaml_serde::from_str::<Query>("{cost_time_type: startup, devcie: ios}").is_err());
+    }
+}

@@ -1,0 +1,497 @@
+//! The YAML config: parsed strictly (an unknown key is an error, not a silent
+//! no-op), with `${VAR}` expansion, secrets read from files, and every mistake
+//! reported with the file, the line, the key and what would be right.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::collectors::{performance, Account, CollectorConfig, Spec};
+use crate::secret::Secret;
+use crate::wechat::{ClientSettings, Credential, TokenMode};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+
+/// A loaded, checked config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub wechat: WechatSettings,
+    pub apps: Vec<AppConfig>,
+    /// Things accepted but worth a word at start (short intervals).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct WechatSettings {
+    pub client: ClientSettings,
+    pub token_mode: TokenMode,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppConfig {
+    pub name: Arc<str>,
+    pub appid: String,
+    pub account: Account,
+    pub credential: Credential,
+    pub collectors: Vec<CollectorConfig>,
+}
+
+/// A config mistake, located as precisely as the YAML allows.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+// ---- the file as written ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    wechat: RawWechat,
+    apps: Vec<RawApp>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWechat {
+    base_url: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    timeout: Option<Duration>,
+    #[serde(default)]
+    token_mode: TokenMode,
+    /// Requests in flight at once, across all apps.
+    max_concurrent_requests: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    name: String,
+    appid: String,
+    account: Account,
+    secret: Option<String>,
+    secret_file: Option<String>,
+    access_token_file: Option<String>,
+    collectors: Option<RawCollectors>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCollectors {
+    visit_trend: Option<RawBasic>,
+    performance: Option<RawPerformance>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawBasic {
+    #[serde(default, deserialize_with = "duration")]
+    interval: Option<Duration>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPerformance {
+    #[serde(default, deserialize_with = "duration")]
+    interval: Option<Duration>,
+    queries: Option<Vec<performance::Query>>,
+}
+
+/// A humantime duration (`90s`, `15m`, `1h`), which must be more than zero.
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let Some(s) = Option::<String>::deserialize(d)? else { return Ok(None) };
+    let v = humantime::parse_duration(s.trim()).map_err(|e| {
+        serde::de::Error::custom(format!("{s:?} is not a duration ({e}); write it like 30s, 15m or 1h"))
+    })?;
+    if v.is_zero() {
+        return Err(serde::de::Error::custom("a duration must be more than zero"));
+    }
+    Ok(Some(v))
+}
+
+// ---- loading ----
+
+/// Reads and checks the config at `path`, expanding `${VAR}` from the process environment.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        line: None,
+        key: String::new(),
+        message: format!("cannot read the config: {e}"),
+    })?;
+    parse(&text, &file, &|name| std::env::var(name).ok())
+}
+
+/// Checks a config's text; `env` looks variables up (tests pass their own).
+pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let at = |line: Option<usize>, key: &str, message: String| ConfigError {
+        file: file.to_string(),
+        line,
+        key: key.to_string(),
+        message,
+    };
+    if text.trim().is_empty() {
+        return Err(at(None, "", "the config is empty; it needs at least an `apps:` list".into()));
+    }
+    let de = yaml_serde::Deserializer::from_str(text);
+    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let line = e.inner().location().map(|l| l.line());
+        let key = e.path().to_string();
+        let key = if key == "." { String::new() } else { key };
+        at(line, &key, e.inner().to_string().split(" at line ").next().unwrap_or_default().to_string())
+    })?;
+
+    let mut warnings = Vec::new();
+    let expand_at = |value: &str, key: &str| -> Result<String, ConfigError> {
+        expand(value, env).map_err(|var| {
+            at(
+                find_line(text, &format!("${{{var}}}"), 0),
+                key,
+                format!("environment variable {var} is not set; set it or write the value in the file"),
+            )
+        })
+    };
+
+    let base_url = match &raw.wechat.base_url {
+        Some(u) => expand_at(u, "wechat.base_url")?,
+        None => DEFAULT_BASE_URL.to_string(),
+    };
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(at(
+            find_line(text, "base_url:", 0),
+            "wechat.base_url",
+            format!("{base_url:?} is not an http:// or https:// URL"),
+        ));
+    }
+    let wechat = WechatSettings {
+        client: ClientSettings {
+            base_url,
+            timeout: raw.wechat.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            max_in_flight: raw.wechat.max_concurrent_requests.unwrap_or(DEFAULT_MAX_IN_FLIGHT).max(1),
+        },
+        token_mode: raw.wechat.token_mode,
+    };
+
+    if raw.apps.is_empty() {
+        return Err(at(find_line(text, "apps:", 0), "apps", "no apps are configured; add at least one".into()));
+    }
+    let mut names = HashSet::new();
+    let mut apps = Vec::with_capacity(raw.apps.len());
+    for (i, app) in raw.apps.into_iter().enumerate() {
+        let key = |k: &str| format!("apps[{i}].{k}");
+        let name_line = find_line(text, "name:", i);
+        let name = expand_at(&app.name, &key("name"))?;
+        if name.trim().is_empty() {
+            return Err(at(name_line, &key("name"), "an app needs a name (the `app` label)".into()));
+        }
+        if !names.insert(name.clone()) {
+            return Err(at(
+                find_line_value(text, "name:", &name, 1).or(name_line),
+                &key("name"),
+                format!("the app name {name:?} is used twice; names are the `app` label and must be unique"),
+            ));
+        }
+        let appid = expand_at(&app.appid, &key("appid"))?;
+        if appid.trim().is_empty() {
+            return Err(at(name_line, &key("appid"), "the appid is empty".into()));
+        }
+
+        let sources = [app.secret.is_some(), app.secret_file.is_some(), app.access_token_file.is_some()];
+        if sources.iter().filter(|s| **s).count() != 1 {
+            return Err(at(
+                name_line,
+                &format!("apps[{i}]"),
+                format!("app {name:?} needs exactly one of `secret`, `secret_file` or `access_token_file`"),
+            ));
+        }
+        let credential = if let Some(s) = &app.secret {
+            let secret = expand_at(s, &key("secret"))?;
+            if secret.trim().is_empty() {
+                return Err(at(find_line(text, "secret:", i), &key("secret"), "the secret is empty".into()));
+            }
+            Credential::Secret { appid: appid.clone(), secret: Secret::new(secret.trim()), mode: wechat.token_mode }
+        } else if let Some(f) = &app.secret_file {
+            let path = expand_at(f, &key("secret_file"))?;
+            let secret = read_secret_file(&path).map_err(|m| at(find_line_value(text, "secret_file:", f, 0), &key("secret_file"), m))?;
+            Credential::Secret { appid: appid.clone(), secret, mode: wechat.token_mode }
+        } else {
+            let f = app.access_token_file.as_deref().unwrap_or_default();
+            let path = expand_at(f, &key("access_token_file"))?;
+            // Read now so a missing or empty file is a config error; it is re-read when it changes.
+            read_secret_file(&path)
+                .map_err(|m| at(find_line_value(text, "access_token_file:", f, 0), &key("access_token_file"), m))?;
+            Credential::File(PathBuf::from(path))
+        };
+
+        let collectors = collectors(app.collectors, app.account).map_err(|(k, m)| {
+            at(find_line(text, &format!("{k}:"), 0).or(name_line), &format!("apps[{i}].collectors.{k}"), m)
+        })?;
+        for c in &collectors {
+            let info = c.spec.info();
+            if c.interval < info.comfortable_interval {
+                warnings.push(format!(
+                    "app {name:?}: {} every {} is more often than WeChat's quota comfortably allows (at least {} is advised)",
+                    info.name,
+                    humantime::format_duration(c.interval),
+                    humantime::format_duration(info.comfortable_interval)
+                ));
+            }
+        }
+        apps.push(AppConfig { name: Arc::from(name), appid, account: app.account, credential, collectors });
+    }
+    Ok(Config { wechat, apps, warnings })
+}
+
+/// The app's collectors: those configured, or the account's defaults.
+fn collectors(raw: Option<RawCollectors>, account: Account) -> Result<Vec<CollectorConfig>, (String, String)> {
+    let Some(raw) = raw else {
+        return Ok(Spec::defaults(account)
+            .into_iter()
+            .map(|spec| CollectorConfig { interval: spec.info().default_interval, spec })
+            .collect());
+    };
+    let mut out: Vec<(Spec, Option<Duration>)> = Vec::new();
+    if let Some(c) = raw.visit_trend {
+        out.push((Spec::VisitTrend, c.interval));
+    }
+    if let Some(c) = raw.performance {
+        let queries = c.queries.unwrap_or_else(performance::Query::defaults);
+        if queries.is_empty() {
+            return Err(("performance".into(), "queries is empty; leave it out for the three default queries".into()));
+        }
+        out.push((Spec::Performance(performance::Settings { queries }), c.interval));
+    }
+    out.into_iter()
+        .map(|(spec, interval)| {
+            let info = spec.info();
+            if !info.accounts.contains(&account) {
+                let wants: Vec<&str> = info.accounts.iter().map(|a| a.as_str()).collect();
+                return Err((
+                    info.name.to_string(),
+                    format!("{} is for {} apps, and this one is {}", info.name, wants.join(" and "), account.as_str()),
+                ));
+            }
+            Ok(CollectorConfig { interval: interval.unwrap_or(info.default_interval), spec })
+        })
+        .collect()
+}
+
+/// Reads a secret or token file whole, trimming surrounding whitespace.
+pub fn read_secret_file(path: &str) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(format!("{path} is empty"));
+    }
+    Ok(Secret::new(value))
+}
+
+/// Expands `${VAR}`; the error is the name of an unset variable.
+fn expand(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let name = &after[..end];
+        out.push_str(&env(name).ok_or_else(|| name.to_string())?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The 1-based line of the `nth` (0-based) line containing `needle`.
+fn find_line(text: &str, needle: &str, nth: usize) -> Option<usize> {
+    text.lines().enumerate().filter(|(_, l)| l.contains(needle)).nth(nth).map(|(i, _)| i + 1)
+}
+
+/// The 1-based line of the `nth` line holding both `key` and `value`.
+fn find_line_value(text: &str, key: &str, value: &str, nth: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(key) && l.contains(value))
+        .nth(nth)
+        .map(|(i, _)| i + 1)
+}
+
+impl Config {
+    /// What `--config.check` prints: every app and what it will poll.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "WeChat API: {} (timeout {}, tokens: {:?}, at most {} requests at once)\n",
+            self.wechat.client.base_url,
+            humantime::format_duration(self.wechat.client.timeout),
+            self.wechat.token_mode,
+            self.wechat.client.max_in_flight
+        );
+        for app in &self.apps {
+            let cred = match &app.credential {
+                Credential::Secret { mode: TokenMode::Stable, .. } => "secret, stable_token".to_string(),
+                Credential::Secret { mode: TokenMode::Classic, .. } => "secret, classic token".to_string(),
+                Credential::File(p) => format!("token file {}", p.display()),
+            };
+            out.push_str(&format!("app {} ({}, {}, {})\n", app.name, app.appid, app.account.as_str(), cred));
+            for c in &app.collectors {
+                out.push_str(&format!(
+                    "  {} every {}: {}\n",
+                    c.spec.name(),
+                    humantime::format_duration(c.interval),
+                    c.spec.describe()
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "SHOP_APPSECRET" => Some("s3cr3t-value".into()),
+            _ => None,
+        }
+    }
+
+    fn parse_ok(text: &str) -> Config {
+        parse(text, "test.yml", &env).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn parse_err(text: &str) -> ConfigError {
+        parse(text, "test.yml", &env).expect_err("the config should be rejected")
+    }
+
+    const MINIMAL: &str = "apps:\n  - name: shop\n    appid: wx1\n    account: miniprogram\n    secret: ${SHOP_APPSECRET}\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse_ok(MINIMAL);
+        assert_eq!(c.wechat.client.base_url, DEFAULT_BASE_URL);
+        assert_eq!(c.wechat.token_mode, TokenMode::Stable);
+        let app = &c.apps[0];
+        assert_eq!(&*app.name, "shop");
+        match &app.credential {
+            Credential::Secret { secret, .. } => assert_eq!(secret.expose(), "s3cr3t-value"),
+            other => panic!("{other:?}"),
+        }
+        let names: Vec<&str> = app.collectors.iter().map(|c| c.spec.name()).collect();
+        assert!(names.contains(&"visit_trend") && names.contains(&"performance"), "{names:?}");
+        assert!(c.warnings.is_empty());
+        assert!(!format!("{c:?}").contains("s3cr3t"), "Debug output redacts the secret");
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      visit_trend: {{intervl: 1h}}\n"));
+        assert_eq!(e.line, Some(7), "{e}");
+        assert!(e.key.contains("collectors.visit_trend"), "{e}");
+        assert!(e.message.contains("unknown field `intervl`") && e.message.contains("interval"), "{e}");
+        assert!(e.to_string().starts_with("test.yml:7: apps[0].collectors.visit_trend"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_say_what_is_right() {
+        let e = parse_err(&MINIMAL.replace("miniprogram", "mini_program"));
+        assert_eq!(e.line, Some(4));
+        assert!(e.message.contains("official_account"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      visit_trend: {{interval: soon}}\n"));
+        assert!(e.message.contains("30s, 15m or 1h"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      performance:\n        queries:\n          - {{cost_time_type: startup, networktype: 5g}}\n"));
+        assert!(e.message.contains("wifi"), "{e}");
+        assert_eq!(e.line, Some(9), "{e}");
+    }
+
+    #[test]
+    fn unset_variable_is_named() {
+        let e = parse_err(&MINIMAL.replace("SHOP_APPSECRET", "NOPE_SECRET"));
+        assert!(e.message.contains("NOPE_SECRET"), "{e}");
+        assert_eq!(e.line, Some(5));
+        assert_eq!(e.key, "apps[0].secret");
+    }
+
+    #[test]
+    fn duplicate_names_and_credentials() {
+        let twice = format!("{MINIMAL}{}", &MINIMAL[6..]);
+        let e = parse_err(&twice);
+        assert!(e.message.contains("used twice"), "{e}");
+        assert_eq!(e.line, Some(6), "{e}");
+        let none = "apps:\n  - name: shop\n    appid: wx1\n    account: miniprogram\n";
+        assert!(parse_err(none).message.contains("exactly one of"));
+    }
+
+    #[test]
+    fn secret_files_are_trimmed_and_empty_ones_rejected() {
+        let dir = std::env::temp_dir().join(format!("wechat-exporter-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good");
+        let empty = dir.join("empty");
+        std::fs::write(&good, "  abc123\n").unwrap();
+        std::fs::write(&empty, "\n").unwrap();
+        let cfg = |p: &Path| format!("apps:\n  - name: a\n    appid: wx1\n    account: miniprogram\n    secret_file: {}\n", p.display());
+        match &parse_ok(&cfg(&good)).apps[0].credential {
+            Credential::Secret { secret, .. } => assert_eq!(secret.expose(), "abc123"),
+            other => panic!("{other:?}"),
+        }
+        let e = parse_err(&cfg(&empty));
+        assert!(e.message.contains("is empty") && e.message.contains("empty"), "{e}");
+        assert_eq!(e.line, Some(5));
+        let e = parse_err(&cfg(&dir.join("missing")));
+        assert!(e.message.contains("cannot read"), "{e}");
+        let token = format!("apps:\n  - name: a\n    appid: wx1\n    account: miniprogram\n    access_token_file: {}\n", good.display());
+        assert!(matches!(parse_ok(&token).apps[0].credential, Credential::File(_)));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn collectors_must_fit_the_account() {
+        let e = parse_err(&format!("{}    collectors:\n      visit_trend: {{}}\n", MINIMAL.replace("miniprogram", "official_account")));
+        assert!(e.message.contains("visit_trend is for miniprogram"), "{e}");
+    }
+
+    #[test]
+    fn short_intervals_are_accepted_with_a_warning() {
+        let c = parse_ok(&format!("{MINIMAL}    collectors:\n      visit_trend: {{interval: 5s}}\n"));
+        assert_eq!(c.apps[0].collectors.len(), 1);
+        assert_eq!(c.apps[0].collectors[0].interval, Duration::from_secs(5));
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn summary_lists_what_is_polled() {
+        let c = parse_ok(&format!("{MINIMAL}    collectors:\n      performance:\n        interval: 2h\n        queries: [{{cost_time_type: download, networktype: wifi}}]\n"));
+        let s = c.summary();
+        assert!(s.contains("performance every 2h: getPerformance: download (device all, networktype wifi"), "{s}");
+        assert!(!s.contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,17 @@
+//! wechat-exporter: polls WeChat's data APIs in the background and serves the
+//! numbers to Prometheus.
+//!
+//! Data flows one way: [`config`] → [`scheduler`] → [`wechat`] (tokens, errors)
+//! → [`collectors`] → [`store`] → [`web`].
+
+pub mod args;
+pub mod collectors;
+pub mod config;
+pub mod cst;
+pub mod scheduler;
+pub mod secret;
+pub mod simulator;
+pub mod store;
+pub mod telemetry;
+pub mod web;
+pub mod wechat;

@@ -1,0 +1,182 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use tokio::sync::mpsc;
+use tracing_subscriber::prelude::*;
+
+use wechat_exporter::args::{listen_addr, Args, LogFormat, LogLevel};
+use wechat_exporter::config::{self, Config};
+use wechat_exporter::scheduler::{self, Scheduler, Shared};
+use wechat_exporter::simulator::{self, Simulator};
+use wechat_exporter::store::{Format, Store};
+use wechat_exporter::telemetry::Live;
+use wechat_exporter::web::{self, ReloadRequest, WebState};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(&args);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "exiting");
+            eprintln!("wechat-exporter: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(args: &Args) {
+    let level = match args.log_level {
+        LogLevel::Debug => tracing::Level::DEBUG,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Error => tracing::Level::ERROR,
+    };
+    // Our own events at the chosen level; the libraries' only when they warn.
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("wechat_exporter", level)
+        .with_default(tracing::Level::WARN.min(level));
+    let registry = tracing_subscriber::registry().with(filter);
+    match args.log_format {
+        LogFormat::Json => registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).init(),
+        LogFormat::Logfmt => registry.with(tracing_logfmt::builder().layer().with_writer(std::io::stderr)).init(),
+    }
+}
+
+/// Where the config comes from: a file, or the demo's simulator.
+struct Source {
+    args: Args,
+    demo: Option<(Simulator, String)>,
+}
+
+impl Source {
+    fn load(&self) -> Result<Config, config::ConfigError> {
+        match &self.demo {
+            Some((_, text)) => config::parse(text, "<demo>", &|_| None),
+            None => config::load(&self.args.config_file),
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<ExitCode> {
+    let demo = if args.demo {
+        let apps = simulator::demo_apps();
+        let sim = Simulator::start(simulator::Options::new(apps.clone()))
+            .await
+            .context("starting the demo WeChat simulator")?;
+        let text = simulator::demo_config(&sim.base_url(), &apps);
+        tracing::info!(address = %sim.addr, "demo: WeChat simulator started on loopback");
+        Some((sim, text))
+    } else {
+        None
+    };
+    let source = Source { args: args.clone(), demo };
+
+    let config = match source.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    if args.config_check {
+        print!("{}", config.summary());
+        println!("config OK");
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let shared = Shared::new(Arc::new(Store::new()), Arc::new(Live::default()), scheduler::system_clock());
+
+    if args.once {
+        let failures = scheduler::poll_once(shared.clone(), &config).await?;
+        let body = web::exposition(&shared, Format::Text);
+        use std::io::Write as _;
+        std::io::stdout().write_all(&body)?;
+        for (app, collector, e) in &failures {
+            eprintln!("app {app}: collector {collector} failed: {e}");
+        }
+        return Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+
+    let addr = listen_addr(&args.listen_address).map_err(anyhow::Error::msg)?;
+    let mut sched = Scheduler::new(shared.clone());
+    sched.apply(&config).context("starting the pollers")?;
+    let apps = Arc::new(std::sync::RwLock::new(app_list(&config)));
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    let state = WebState {
+        shared: shared.clone(),
+        telemetry_path: args.telemetry_path.clone(),
+        reload: reload_tx,
+        apps: apps.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    tracing::info!(address = %listener.local_addr()?, apps = config.apps.len(), "serving metrics");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(async move {
+        let mut stop_rx = stop_rx;
+        axum::serve(listener, web::router(state))
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        let answer = tokio::select! {
+            _ = hup.recv() => None,
+            req = reload_rx.recv() => req,
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        let result = match source.load() {
+            Ok(new) => {
+                for w in &new.warnings {
+                    tracing::warn!("{w}");
+                }
+                match sched.apply(&new) {
+                    Ok(()) => {
+                        *apps.write().unwrap_or_else(|e| e.into_inner()) = app_list(&new);
+                        tracing::info!(apps = new.apps.len(), "config reloaded");
+                        Ok(())
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "config reload failed; the old config stays in force");
+                Err(e.to_string())
+            }
+        };
+        if let Some(tx) = answer {
+            let _ = tx.send(result);
+        }
+    }
+    tracing::info!("shutting down");
+    sched.shutdown();
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(std::time::Duration::from_secs(5), server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
+        Err(_) => tracing::warn!("scrapes still running after 5s; stopping anyway"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn app_list(config: &Config) -> Vec<(String, String, String)> {
+    config.apps.iter().map(|a| (a.name.to_string(), a.appid.clone(), a.account.as_str().to_string())).collect()
+}

@@ -1,0 +1,303 @@
+//! The scheduler: every (app, collector) pair polls on its own interval, in its
+//! own task, and hands its result to the store. A slow or failing app holds up
+//! nobody else; the shared client bounds how many requests are in flight.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
+
+use crate::collectors::{Collector, CollectorConfig, Output, PollContext};
+use crate::config::{AppConfig, Config};
+use crate::cst;
+use crate::store::{Sample, Store};
+use crate::telemetry::{self, Live};
+use crate::wechat::{AppClient, WechatClient, WechatError};
+
+/// Where the time comes from: the wall clock, or a test's.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+/// The store part that holds an app's own telemetry and info.
+pub const EXPORTER_PART: &str = "exporter";
+
+/// What the landing page and `/readyz` know of one collector.
+#[derive(Clone, Debug)]
+pub struct CollectorStatus {
+    pub interval: Duration,
+    pub polls: u64,
+    pub up: bool,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub data_date: Option<chrono::NaiveDate>,
+}
+
+type StatusKey = (Arc<str>, &'static str);
+
+/// State shared by the poller tasks and the web server.
+pub struct Shared {
+    pub store: Arc<Store>,
+    pub live: Arc<Live>,
+    pub clock: Clock,
+    status: RwLock<BTreeMap<StatusKey, CollectorStatus>>,
+}
+
+impl Shared {
+    pub fn new(store: Arc<Store>, live: Arc<Live>, clock: Clock) -> Arc<Shared> {
+        Arc::new(Shared { store, live, clock, status: RwLock::default() })
+    }
+
+    /// A copy of every collector's status, ordered by app and collector.
+    pub fn status(&self) -> Vec<(Arc<str>, &'static str, CollectorStatus)> {
+        let st = self.status.read().unwrap_or_else(|e| e.into_inner());
+        st.iter().map(|((a, c), s)| (a.clone(), *c, s.clone())).collect()
+    }
+
+    /// True once every collector has finished its first poll.
+    pub fn ready(&self) -> bool {
+        self.status.read().unwrap_or_else(|e| e.into_inner()).values().all(|s| s.polls > 0)
+    }
+
+    fn set_status(&self, key: StatusKey, f: impl FnOnce(&mut CollectorStatus)) {
+        let mut st = self.status.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = st.get_mut(&key) {
+            f(s);
+        }
+    }
+}
+
+/// One app as it runs: its client (tokens, counters) and its collectors' tasks.
+struct RunningApp {
+    config: AppConfig,
+    client: Arc<AppClient>,
+    tasks: Vec<(CollectorConfig, JoinHandle<()>)>,
+}
+
+pub struct Scheduler {
+    shared: Arc<Shared>,
+    client: Option<Arc<WechatClient>>,
+    apps: HashMap<Arc<str>, RunningApp>,
+}
+
+/// Everything one poll needs.
+struct Poller {
+    shared: Arc<Shared>,
+    app: AppConfig,
+    client: Arc<AppClient>,
+    name: &'static str,
+    collector: Box<dyn Collector>,
+    last: Option<Output>,
+    last_success: Option<DateTime<Utc>>,
+}
+
+impl Poller {
+    fn new(shared: Arc<Shared>, app: AppConfig, client: Arc<AppClient>, c: &CollectorConfig) -> Poller {
+        Poller { shared, app, client, name: c.spec.name(), collector: c.spec.build(), last: None, last_success: None }
+    }
+
+    /// Polls once and stores the result; the last good values stay served after a failure.
+    async fn poll(&mut self) -> Result<(), WechatError> {
+        let now = (self.shared.clock)();
+        let result = {
+            let cx = PollContext { client: &self.client, now };
+            self.collector.poll(&cx).await
+        };
+        let key: StatusKey = (self.app.name.clone(), self.name);
+        let ok = result.is_ok();
+        match &result {
+            Ok(out) => {
+                self.last = Some(out.clone());
+                self.last_success = Some(now);
+                tracing::debug!(app = &*self.app.name, collector = self.name, samples = out.samples.len(), "poll succeeded");
+            }
+            Err(e) => {
+                tracing::warn!(app = &*self.app.name, collector = self.name, reason = %e.reason(), error = %e, "poll failed");
+            }
+        }
+        let data_date = self.last.as_ref().and_then(|o| o.data_date);
+        self.shared.set_status(key, |s| {
+            s.polls += 1;
+            s.up = ok;
+            if ok {
+                s.last_success = Some(now);
+                s.last_error = None;
+            } else if let Err(e) = &result {
+                s.last_error = Some(e.to_string());
+            }
+            s.data_date = data_date;
+        });
+        self.store_part(ok);
+        result.map(|_| ())
+    }
+
+    fn store_part(&self, up: bool) {
+        let mut samples: Vec<Sample> = self.last.as_ref().map(|o| o.samples.clone()).unwrap_or_default();
+        if let Some(day) = self.last.as_ref().and_then(|o| o.data_date) {
+            samples.push(Sample::new(&telemetry::DATA_DATE, cst::day_start(day) as f64).label("collector", self.name));
+        }
+        samples.push(Sample::new(&telemetry::COLLECTOR_UP, if up { 1.0 } else { 0.0 }).label("collector", self.name));
+        if let Some(t) = self.last_success {
+            samples.push(
+                Sample::new(&telemetry::LAST_SUCCESS, t.timestamp_millis() as f64 / 1000.0).label("collector", self.name),
+            );
+        }
+        self.shared.store.replace(&self.app.name, self.name, &samples);
+        store_exporter_part(&self.shared.store, &self.app, &self.client);
+    }
+
+    async fn run(mut self, interval: Duration) {
+        // A little jitter, so apps configured alike do not all fire in the same instant.
+        tokio::time::sleep(jitter(interval.min(Duration::from_secs(50)) / 10)).await;
+        loop {
+            let _ = self.poll().await;
+            let wait = interval.mul_f64(0.95) + jitter(interval / 10);
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+fn jitter(max: Duration) -> Duration {
+    if max.is_zero() {
+        return max;
+    }
+    Duration::from_nanos(fastrand::u64(0..max.as_nanos().min(u64::MAX as u128) as u64))
+}
+
+/// An app's info and counters, the part that is not a collector's.
+fn store_exporter_part(store: &Store, app: &AppConfig, client: &AppClient) {
+    let mut samples = client.telemetry.samples();
+    samples.push(
+        Sample::new(&telemetry::APP_INFO, 1.0).label("appid", app.appid.clone()).label("account", app.account.as_str()),
+    );
+    store.replace(&app.name, EXPORTER_PART, &samples);
+}
+
+impl Scheduler {
+    pub fn new(shared: Arc<Shared>) -> Scheduler {
+        Scheduler { shared, client: None, apps: HashMap::new() }
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The running client of an app, for tests and telemetry.
+    pub fn app_client(&self, name: &str) -> Option<Arc<AppClient>> {
+        self.apps.get(name).map(|a| a.client.clone())
+    }
+
+    /// Makes the running set match `config`: apps and collectors that are new start,
+    /// those gone stop and take their series with them, unchanged ones keep running
+    /// (with their tokens).
+    pub fn apply(&mut self, config: &Config) -> Result<(), WechatError> {
+        let client = match &self.client {
+            Some(c) if c.settings() == &config.wechat.client => c.clone(),
+            _ => Arc::new(WechatClient::new(config.wechat.client.clone(), self.shared.live.clone())?),
+        };
+        let client_changed = !self.client.as_ref().is_some_and(|c| Arc::ptr_eq(c, &client));
+        self.client = Some(client.clone());
+
+        let wanted: HashMap<&str, &AppConfig> = config.apps.iter().map(|a| (&*a.name, a)).collect();
+        let gone: Vec<Arc<str>> = self.apps.keys().filter(|n| !wanted.contains_key(&***n)).cloned().collect();
+        for name in gone {
+            self.stop_app(&name);
+        }
+
+        for app in &config.apps {
+            let keep_client = self.apps.get(&app.name).is_some_and(|r| {
+                !client_changed && r.config.appid == app.appid && r.config.credential == app.credential
+            });
+            if !keep_client {
+                self.stop_app(&app.name);
+            }
+            let shared = self.shared.clone();
+            let running = self.apps.entry(app.name.clone()).or_insert_with(|| RunningApp {
+                config: app.clone(),
+                client: Arc::new(AppClient::new(app.name.clone(), client.clone(), app.credential.clone())),
+                tasks: Vec::new(),
+            });
+            let app_client = running.client.clone();
+            // Stop collectors that changed or went away.
+            running.tasks.retain(|(c, handle)| {
+                let keep = app.collectors.contains(c);
+                if !keep {
+                    handle.abort();
+                    shared.store.remove_part(&app.name, c.spec.name());
+                    shared.status.write().unwrap_or_else(|e| e.into_inner()).remove(&(app.name.clone(), c.spec.name()));
+                }
+                keep
+            });
+            running.config = app.clone();
+            for c in &app.collectors {
+                if running.tasks.iter().any(|(have, _)| have == c) {
+                    continue;
+                }
+                shared.status.write().unwrap_or_else(|e| e.into_inner()).insert(
+                    (app.name.clone(), c.spec.name()),
+                    CollectorStatus {
+                        interval: c.interval,
+                        polls: 0,
+                        up: false,
+                        last_success: None,
+                        last_error: None,
+                        data_date: None,
+                    },
+                );
+                let poller = Poller::new(shared.clone(), app.clone(), app_client.clone(), c);
+                let handle = tokio::spawn(poller.run(c.interval));
+                running.tasks.push((c.clone(), handle));
+            }
+            store_exporter_part(&shared.store, app, &app_client);
+        }
+        Ok(())
+    }
+
+    fn stop_app(&mut self, name: &Arc<str>) {
+        if let Some(app) = self.apps.remove(name) {
+            for (_, handle) in app.tasks {
+                handle.abort();
+            }
+            self.shared.store.remove_app(name);
+            self.shared.status.write().unwrap_or_else(|e| e.into_inner()).retain(|(a, _), _| a != name);
+        }
+    }
+
+    /// Stops every poller.
+    pub fn shutdown(&mut self) {
+        for app in self.apps.values_mut() {
+            for (_, handle) in app.tasks.drain(..) {
+                handle.abort();
+            }
+        }
+    }
+}
+
+/// Polls every collector of `config` once, all at the same time, and stores the
+/// results. Returns the failures as (app, collector, error).
+pub async fn poll_once(shared: Arc<Shared>, config: &Config) -> Result<Vec<(String, String, WechatError)>, WechatError> {
+    let client = Arc::new(WechatClient::new(config.wechat.client.clone(), shared.live.clone())?);
+    let mut handles = Vec::new();
+    for app in &config.apps {
+        let app_client = Arc::new(AppClient::new(app.name.clone(), client.clone(), app.credential.clone()));
+        store_exporter_part(&shared.store, app, &app_client);
+        for c in &app.collectors {
+            let mut poller = Poller::new(shared.clone(), app.clone(), app_client.clone(), c);
+            let (app, name) = (app.name.to_string(), c.spec.name().to_string());
+            handles.push(tokio::spawn(async move { poller.poll().await.err().map(|e| (app, name, e)) }));
+        }
+    }
+    let mut failures = Vec::new();
+    for h in handles {
+        match h.await {
+            Ok(Some(f)) => failures.push(f),
+            Ok(None) => {}
+            Err(e) => failures.push(("?".into(), "?".into(), WechatError::InvalidResponse(format!("poller stopped: {e}")))),
+        }
+    }
+    Ok(failures)
+}

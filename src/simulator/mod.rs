@@ -1,0 +1,381 @@
+//! A WeChat API simulator on loopback: the one stand-in for WeChat, used by
+//! `--demo` and by the tests. It issues and checks tokens as WeChat does,
+//! applies WeChat's date rules and error codes, and can be told to misbehave
+//! (an errcode, an HTTP error page, a hang, a broken body) for one call.
+
+pub mod data;
+mod performance;
+mod visit_trend;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+use crate::collectors::Account;
+use crate::cst;
+
+/// An app the simulator knows.
+#[derive(Clone, Debug)]
+pub struct SimApp {
+    pub name: String,
+    pub appid: String,
+    pub secret: String,
+    pub account: Account,
+    /// Sends numbers as strings and leaves fields out, as some real answers do.
+    pub odd: bool,
+}
+
+impl SimApp {
+    pub fn new(name: &str, appid: &str, account: Account) -> SimApp {
+        SimApp {
+            name: name.into(),
+            appid: appid.into(),
+            secret: format!("simsecret-{:016x}", fastrand::u64(..)),
+            account,
+            odd: false,
+        }
+    }
+}
+
+/// A misbehaviour for the next call of one API of one app.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// `{"errcode": n}`; 40001, 42001 and 40014 also invalidate the caller's token.
+    Errcode(i64),
+    /// An HTTP status with an HTML body, as a gateway sends.
+    Http(u16),
+    /// No answer until the client gives up.
+    Hang,
+    /// This body, as it is.
+    Body(String),
+}
+
+pub struct Options {
+    pub apps: Vec<SimApp>,
+    /// Hour of the day (UTC+8) from which yesterday's daily data is there.
+    pub publish_hour: u32,
+    pub token_ttl: Duration,
+    pub clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+}
+
+impl Options {
+    pub fn new(apps: Vec<SimApp>) -> Options {
+        Options { apps, publish_hour: 0, token_ttl: Duration::from_secs(7200), clock: Arc::new(Utc::now) }
+    }
+}
+
+struct Token {
+    appid: String,
+    expires: DateTime<Utc>,
+}
+
+/// One call the simulator saw.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub path: String,
+    pub appid: Option<String>,
+    pub body: Value,
+}
+
+pub struct SimState {
+    apps: HashMap<String, SimApp>,
+    publish_hour: u32,
+    token_ttl: Duration,
+    clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    tokens: Mutex<HashMap<String, Token>>,
+    calls: Mutex<Vec<Call>>,
+    faults: Mutex<HashMap<(String, String), VecDeque<Fault>>>,
+}
+
+impl SimState {
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    /// Yesterday in UTC+8, the newest day the datacube APIs accept.
+    pub fn yesterday(&self) -> NaiveDate {
+        cst::yesterday(self.now())
+    }
+
+    /// Whether `day`'s daily data is there yet.
+    pub fn published(&self, day: NaiveDate) -> bool {
+        let now = self.now();
+        day < self.yesterday() || (day == self.yesterday() && now.with_timezone(&cst::offset()).hour() >= self.publish_hour)
+    }
+
+    fn app(&self, appid: &str) -> Option<&SimApp> {
+        self.apps.get(appid)
+    }
+
+    fn issue(&self, appid: &str, reuse: bool) -> (String, i64) {
+        let now = self.now();
+        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if reuse {
+            if let Some((t, tok)) = tokens.iter().find(|(_, t)| t.appid == appid && t.expires > now) {
+                return (t.clone(), (tok.expires - now).num_seconds());
+            }
+        }
+        // A new token replaces every older one of the app, as WeChat's do.
+        tokens.retain(|_, t| t.appid != appid);
+        let token = format!("SIMTOKEN_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        let ttl = self.token_ttl.as_secs() as i64;
+        tokens.insert(token.clone(), Token { appid: appid.into(), expires: now + chrono::Duration::seconds(ttl) });
+        (token, ttl)
+    }
+
+    fn check_token(&self, token: Option<&str>) -> Result<String, Value> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Err(errcode(41001, "access_token missing"));
+        };
+        let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        match tokens.get(token) {
+            None => Err(errcode(40001, "invalid credential, access_token is invalid or not latest")),
+            Some(t) if t.expires <= self.now() => Err(errcode(42001, "access_token expired")),
+            Some(t) => Ok(t.appid.clone()),
+        }
+    }
+
+    fn revoke_tokens(&self, appid: &str) {
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, t| t.appid != appid);
+    }
+
+    fn take_fault(&self, appid: &str, path: &str) -> Option<Fault> {
+        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        faults.get_mut(&(appid.to_string(), path.to_string())).and_then(VecDeque::pop_front)
+    }
+}
+
+pub fn errcode(code: i64, msg: &str) -> Value {
+    json!({"errcode": code, "errmsg": format!("{msg} rid: sim-{:08x}", fastrand::u32(..))})
+}
+
+/// A running simulator; it stops when dropped.
+pub struct Simulator {
+    pub addr: SocketAddr,
+    pub state: Arc<SimState>,
+    handle: JoinHandle<()>,
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+impl Simulator {
+    /// Starts on 127.0.0.1 at a free port.
+    pub async fn start(opts: Options) -> std::io::Result<Simulator> {
+        Simulator::start_on(opts, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    pub async fn start_on(opts: Options, addr: SocketAddr) -> std::io::Result<Simulator> {
+        let state = Arc::new(SimState {
+            apps: opts.apps.into_iter().map(|a| (a.appid.clone(), a)).collect(),
+            publish_hour: opts.publish_hour,
+            token_ttl: opts.token_ttl,
+            clock: opts.clock,
+            tokens: Mutex::default(),
+            calls: Mutex::default(),
+            faults: Mutex::default(),
+        });
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        let handle = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "simulator stopped");
+            }
+        });
+        Ok(Simulator { addr, state, handle })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues a fault for the next call of `path` by `appid`.
+    pub fn inject(&self, appid: &str, path: &str, fault: Fault) {
+        let mut faults = self.state.faults.lock().unwrap_or_else(|e| e.into_inner());
+        faults.entry((appid.into(), path.into())).or_default().push_back(fault);
+    }
+
+    /// Every call seen so far to `path`.
+    pub fn calls(&self, path: &str) -> Vec<Call> {
+        let calls = self.state.calls.lock().unwrap_or_else(|e| e.into_inner());
+        calls.iter().filter(|c| c.path == path).cloned().collect()
+    }
+
+    /// Invalidates an app's tokens, as another service calling `/cgi-bin/token` would.
+    pub fn revoke_tokens(&self, appid: &str) {
+        self.state.revoke_tokens(appid);
+    }
+
+    /// The tokens currently valid, for leak tests.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.tokens.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+}
+
+fn reply(v: Value) -> Response {
+    ([("content-type", "application/json; encoding=utf-8")], v.to_string()).into_response()
+}
+
+async fn handle(
+    State(st): State<Arc<SimState>>,
+    method: Method,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    // Query parameters of a GET stand in for the body, as WeChat's GET APIs take them.
+    let parsed: Result<Value, _> = if method == Method::GET {
+        Ok(Value::Object(query.iter().filter(|(k, _)| *k != "access_token").map(|(k, v)| (k.clone(), json!(v))).collect()))
+    } else if body.is_empty() {
+        Ok(json!({}))
+    } else {
+        serde_json::from_slice(&body)
+    };
+    let Ok(req) = parsed else {
+        return reply(errcode(47001, "data format error"));
+    };
+
+    match path.as_str() {
+        "/cgi-bin/stable_token" | "/cgi-bin/token" => {
+            let appid = req.get("appid").and_then(Value::as_str).unwrap_or_default().to_string();
+            record(&st, &path, Some(&appid), &req);
+            if let Some(f) = st.take_fault(&appid, &path) {
+                return fault(f).await;
+            }
+            return reply(token_endpoint(&st, &path, &req));
+        }
+        _ => {}
+    }
+
+    let appid = match st.check_token(query.get("access_token").map(String::as_str)) {
+        Ok(a) => a,
+        Err(e) => {
+            record(&st, &path, None, &req);
+            return reply(e);
+        }
+    };
+    record(&st, &path, Some(&appid), &req);
+    if let Some(f) = st.take_fault(&appid, &path) {
+        if let Fault::Errcode(code) = f {
+            if crate::wechat::error::TOKEN_STALE.contains(&code) {
+                st.revoke_tokens(&appid);
+            }
+        }
+        return fault(f).await;
+    }
+    let Some(app) = st.app(&appid).cloned() else {
+        return reply(errcode(40013, "invalid appid"));
+    };
+    let answer = match path.as_str() {
+        visit_trend::PATH => visit_trend::answer(&st, &app, &req),
+        performance::PATH => performance::answer(&st, &app, &req),
+        _ => return (StatusCode::NOT_FOUND, "<html><body>404 Not Found</body></html>").into_response(),
+    };
+    reply(answer)
+}
+
+fn record(st: &SimState, path: &str, appid: Option<&str>, body: &Value) {
+    st.calls.lock().unwrap_or_else(|e| e.into_inner()).push(Call {
+        path: path.into(),
+        appid: appid.map(str::to_string),
+        body: body.clone(),
+    });
+}
+
+async fn fault(f: Fault) -> Response {
+    match f {
+        Fault::Errcode(code) => reply(errcode(code, "simulated error")),
+        Fault::Http(status) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            [("content-type", "text/html")],
+            "<html><head><title>502 Bad Gateway</title></head><body><center><h1>Bad Gateway</h1></center></body></html>",
+        )
+            .into_response(),
+        Fault::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            reply(json!({}))
+        }
+        Fault::Body(b) => ([("content-type", "application/json")], b).into_response(),
+    }
+}
+
+fn token_endpoint(st: &SimState, path: &str, req: &Value) -> Value {
+    let field = |k: &str| req.get(k).and_then(Value::as_str).unwrap_or_default();
+    if field("grant_type") != "client_credential" {
+        return errcode(40002, "invalid grant_type");
+    }
+    let Some(app) = st.app(field("appid")) else {
+        return errcode(40013, "invalid appid");
+    };
+    if app.secret != field("secret") {
+        return errcode(40125, "invalid appsecret");
+    }
+    // stable_token hands out the same token while it lives, unless forced;
+    // the classic endpoint always makes a new one, killing the old.
+    let force = req.get("force_refresh").and_then(Value::as_bool).unwrap_or(false);
+    let reuse = path == "/cgi-bin/stable_token" && !force;
+    let (token, ttl) = st.issue(&app.appid, reuse);
+    json!({"access_token": token, "expires_in": ttl})
+}
+
+/// The datacube date rules: `yyyymmdd` (or `yyyy-mm-dd` where `dashed`), a span of
+/// at most `max_days`, and an end no later than yesterday (UTC+8).
+pub fn check_dates(st: &SimState, req: &Value, dashed: bool, max_days: i64) -> Result<(NaiveDate, NaiveDate), Value> {
+    let fmt = if dashed { "%Y-%m-%d" } else { "%Y%m%d" };
+    let get = |k: &str| {
+        req.get(k).and_then(Value::as_str).and_then(|s| NaiveDate::parse_from_str(s, fmt).ok())
+    };
+    let (Some(begin), Some(end)) = (get("begin_date"), get("end_date")) else {
+        return Err(errcode(61500, "date format error"));
+    };
+    if end < begin || (end - begin).num_days() >= max_days || end > st.yesterday() {
+        return Err(errcode(61501, "date range error"));
+    }
+    Ok((begin, end))
+}
+
+/// The demo's apps: two mini programs (one of them answering oddly) and an Official Account.
+pub fn demo_apps() -> Vec<SimApp> {
+    let mut game = SimApp::new("game", "wxdemo0000game01", Account::Miniprogram);
+    game.odd = true;
+    vec![
+        SimApp::new("shop", "wxdemo0000shop01", Account::Miniprogram),
+        game,
+        SimApp::new("news", "wxdemo0000news01", Account::OfficialAccount),
+    ]
+}
+
+/// A config for the exporter that polls `sim`'s apps, with short intervals so a
+/// demo shows change soon.
+pub fn demo_config(base_url: &str, apps: &[SimApp]) -> String {
+    let mut out = format!("wechat:\n  base_url: {base_url}\n  timeout: 5s\napps:\n");
+    for a in apps {
+        out.push_str(&format!(
+            "  - name: {}\n    appid: {}\n    account: {}\n    secret: {}\n",
+            a.name,
+            a.appid,
+            a.account.as_str(),
+            a.secret
+        ));
+        if a.account == Account::Miniprogram {
+            out.push_str(
+                "    collectors:\n      visit_trend: {interval: 1m}\n      performance:\n        interval: 1m\n        queries:\n          - {cost_time_type: startup}\n          - {cost_time_type: download}\n          - {cost_time_type: first_render}\n          - {cost_time_type: download, networktype: wifi}\n",
+            );
+        }
+    }
+    out
+}

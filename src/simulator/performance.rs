@@ -1,0 +1,44 @@
+//! getPerformance as WeChat answers it: the series as JSON inside a string.
+
+use chrono::Duration;
+use serde_json::{json, Value};
+
+use super::{data, errcode, SimApp, SimState};
+use crate::collectors::Account;
+use crate::cst;
+
+pub const PATH: &str = "/wxaapi/log/get_performance";
+
+/// The filters of a request, joined as the key of its values.
+pub fn filters(req: &Value) -> String {
+    ["device", "networktype", "scene", "is_download_code"]
+        .map(|k| req.get(k).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).unwrap_or_default())
+        .join("|")
+}
+
+pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
+    if app.account != Account::Miniprogram {
+        return errcode(48001, "api unauthorized");
+    }
+    let num = |k: &str| req.get(k).and_then(Value::as_i64);
+    let (Some(t), Some(start), Some(end)) = (num("cost_time_type"), num("default_start_time"), num("default_end_time"))
+    else {
+        return errcode(200002, "invalid args");
+    };
+    if !(1..=3).contains(&t) || end < start {
+        return errcode(200002, "invalid args");
+    }
+    let f = filters(req);
+    let mut list = Vec::new();
+    let mut day = cst::date_of(start);
+    let last = cst::date_of(end).min(st.yesterday());
+    while day <= last {
+        if st.published(day) {
+            let ms = data::cost_ms(&app.appid, day, t, &f);
+            list.push(json!({"ref_date": cst::compact(day), "cost_time_type": t, "cost_time": ms}));
+        }
+        day += Duration::days(1);
+    }
+    let inner = json!({ "list": list }).to_string();
+    json!({"default_time_data": inner, "compare_time_data": "", "errcode": 0})
+}

@@ -1,0 +1,420 @@
+//! The metric store: what a scrape reads, and the only thing it reads.
+//!
+//! Pollers hand over whole results for one (app, part) at a time; the store renders
+//! them to exposition text right away and keeps the text, so a scrape assembles
+//! finished fragments family by family instead of re-encoding every sample. A part
+//! is a collector's result or an app's own telemetry; replacing it drops whatever the
+//! previous result had that the new one lacks, so series vanish with their source.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// The metric type, as both exposition formats name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Gauge,
+    Counter,
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// A metric family's description. For counters `name` is without `_total`,
+/// as OpenMetrics names the family; the samples carry `_total`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Desc {
+    pub name: Cow<'static, str>,
+    pub help: Cow<'static, str>,
+    pub kind: Kind,
+}
+
+impl Desc {
+    pub const fn gauge(name: &'static str, help: &'static str) -> Desc {
+        Desc { name: Cow::Borrowed(name), help: Cow::Borrowed(help), kind: Kind::Gauge }
+    }
+    pub const fn counter(name: &'static str, help: &'static str) -> Desc {
+        Desc { name: Cow::Borrowed(name), help: Cow::Borrowed(help), kind: Kind::Counter }
+    }
+    pub const fn histogram(name: &'static str, help: &'static str) -> Desc {
+        Desc { name: Cow::Borrowed(name), help: Cow::Borrowed(help), kind: Kind::Histogram }
+    }
+
+    /// The name a sample of this family carries (counters end in `_total`).
+    pub fn sample_name(&self) -> Cow<'_, str> {
+        match self.kind {
+            Kind::Counter => Cow::Owned(format!("{}_total", self.name)),
+            _ => Cow::Borrowed(&self.name),
+        }
+    }
+}
+
+pub type Label = (Cow<'static, str>, String);
+
+/// One sample, without the `app` label: the store adds it from the part's key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub desc: Desc,
+    pub labels: Vec<Label>,
+    pub value: f64,
+}
+
+impl Sample {
+    pub fn new(desc: &Desc, value: f64) -> Sample {
+        Sample { desc: desc.clone(), labels: Vec::new(), value }
+    }
+    pub fn label(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Sample {
+        self.labels.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// The two exposition formats a scrape may ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics 1.0.0.
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Writes a family's `# HELP` and `# TYPE` lines. The text format names a counter
+/// family by its `_total` name; OpenMetrics names it without.
+pub fn write_header(out: &mut String, desc: &Desc, format: Format) {
+    let name: Cow<'_, str> = match format {
+        Format::Text => desc.sample_name(),
+        Format::OpenMetrics => Cow::Borrowed(&desc.name),
+    };
+    out.push_str("# HELP ");
+    out.push_str(&name);
+    out.push(' ');
+    escape_help(out, &desc.help);
+    out.push_str("\n# TYPE ");
+    out.push_str(&name);
+    out.push(' ');
+    out.push_str(desc.kind.as_str());
+    out.push('\n');
+}
+
+/// Writes one sample line; `app` (when given) comes first among the labels.
+pub fn write_sample(out: &mut String, name: &str, app: Option<&str>, labels: &[Label], value: f64) {
+    out.push_str(name);
+    let mut first = true;
+    let mut open = |out: &mut String| {
+        out.push(if first { '{' } else { ',' });
+        first = false;
+    };
+    if let Some(app) = app {
+        open(out);
+        out.push_str("app=\"");
+        escape_label(out, app);
+        out.push('"');
+    }
+    for (k, v) in labels {
+        open(out);
+        out.push_str(k);
+        out.push_str("=\"");
+        escape_label(out, v);
+        out.push('"');
+    }
+    if !first {
+        out.push('}');
+    }
+    out.push(' ');
+    write_value(out, value);
+    out.push('\n');
+}
+
+/// Formats a value the way both formats accept: integers without a fraction,
+/// the special values spelt as the formats spell them.
+pub fn write_value(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        let _ = write!(out, "{}", v as i64);
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
+fn escape_label(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn escape_help(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Where a fragment comes from: an app and one of its parts (a collector's name,
+/// or `exporter` for the app's own telemetry). An empty app means no `app` label.
+pub type PartKey = (Arc<str>, &'static str);
+
+struct Family {
+    desc: Desc,
+    fragments: BTreeMap<PartKey, String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    families: BTreeMap<String, Family>,
+    /// Which families each part wrote, so a replacement can take back what it no longer has.
+    parts: HashMap<PartKey, Vec<String>>,
+    generation: u64,
+}
+
+/// A rendered exposition, cached until the store changes.
+struct Rendered {
+    generation: u64,
+    format: Format,
+    body: Arc<Vec<u8>>,
+}
+
+#[derive(Default)]
+pub struct Store {
+    inner: RwLock<Inner>,
+    cache: Mutex<Vec<Rendered>>,
+}
+
+/// An error a poller cannot cause by mistake: two descriptions for one name.
+#[derive(Debug, thiserror::Error)]
+#[error("metric {name} was described twice, as {first:?} and as {second:?}")]
+pub struct Conflict {
+    pub name: String,
+    pub first: Kind,
+    pub second: Kind,
+}
+
+impl Store {
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    /// Replaces everything `part` of `app` had with `samples`.
+    pub fn replace(&self, app: &Arc<str>, part: &'static str, samples: &[Sample]) {
+        let key: PartKey = (app.clone(), part);
+        // Render outside the lock: a scrape should never wait on formatting.
+        let mut rendered: BTreeMap<&str, (&Desc, String)> = BTreeMap::new();
+        for s in samples {
+            let entry = rendered
+                .entry(s.desc.name.as_ref())
+                .or_insert_with(|| (&s.desc, String::new()));
+            let app_label = if app.is_empty() { None } else { Some(app.as_ref()) };
+            write_sample(&mut entry.1, &s.desc.sample_name(), app_label, &s.labels, s.value);
+        }
+
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let old = inner.parts.remove(&key).unwrap_or_default();
+        for name in &old {
+            if rendered.contains_key(name.as_str()) {
+                continue;
+            }
+            if let Some(f) = inner.families.get_mut(name) {
+                f.fragments.remove(&key);
+                if f.fragments.is_empty() {
+                    inner.families.remove(name);
+                }
+            }
+        }
+        let mut names = Vec::with_capacity(rendered.len());
+        for (name, (desc, text)) in rendered {
+            let fam = inner
+                .families
+                .entry(name.to_string())
+                .or_insert_with(|| Family { desc: desc.clone(), fragments: BTreeMap::new() });
+            if fam.desc.kind != desc.kind {
+                // A dynamic name (a CloudBase column) that collides with a fixed one of
+                // another type would make the output invalid; the first one keeps the name.
+                tracing::warn!(metric = name, "metric name already used with another type; samples dropped");
+                continue;
+            }
+            fam.fragments.insert(key.clone(), text);
+            names.push(name.to_string());
+        }
+        if !names.is_empty() {
+            inner.parts.insert(key, names);
+        }
+        inner.generation += 1;
+    }
+
+    /// Removes every part of `app`.
+    pub fn remove_app(&self, app: &str) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let keys: Vec<PartKey> = inner.parts.keys().filter(|k| &*k.0 == app).cloned().collect();
+        for key in keys {
+            let names = inner.parts.remove(&key).unwrap_or_default();
+            for name in names {
+                if let Some(f) = inner.families.get_mut(&name) {
+                    f.fragments.remove(&key);
+                    if f.fragments.is_empty() {
+                        inner.families.remove(&name);
+                    }
+                }
+            }
+        }
+        inner.generation += 1;
+    }
+
+    /// Removes one part of `app`.
+    pub fn remove_part(&self, app: &Arc<str>, part: &'static str) {
+        self.replace(app, part, &[]);
+    }
+
+    /// The stored families as exposition text, without the OpenMetrics `# EOF`
+    /// (the caller may append live families first).
+    pub fn render(&self, format: Format) -> Arc<Vec<u8>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let generation = inner.generation;
+        {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(r) = cache.iter().find(|r| r.format == format && r.generation == generation) {
+                return r.body.clone();
+            }
+        }
+        let size: usize = inner
+            .families
+            .values()
+            .map(|f| 128 + f.fragments.values().map(String::len).sum::<usize>())
+            .sum();
+        let mut out = String::with_capacity(size);
+        for fam in inner.families.values() {
+            write_header(&mut out, &fam.desc, format);
+            for text in fam.fragments.values() {
+                out.push_str(text);
+            }
+        }
+        drop(inner);
+        let body = Arc::new(out.into_bytes());
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|r| r.format != format);
+        cache.push(Rendered { generation, format, body: body.clone() });
+        body
+    }
+
+    /// The names of the apps that have anything stored, for tests and the landing page.
+    pub fn apps(&self) -> Vec<String> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let mut apps: Vec<String> = inner.parts.keys().map(|k| k.0.to_string()).collect();
+        apps.sort();
+        apps.dedup();
+        apps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const G: Desc = Desc::gauge("wechat_test_gauge", "A test gauge.");
+    const C: Desc = Desc::counter("wechat_test_records", "A test counter.");
+
+    fn text(store: &Store, f: Format) -> String {
+        String::from_utf8(store.render(f).to_vec()).unwrap()
+    }
+
+    #[test]
+    fn counters_carry_total_in_text_headers_only() {
+        let store = Store::new();
+        let app: Arc<str> = Arc::from("shop");
+        store.replace(&app, "c", &[Sample::new(&C, 3.0).label("level", "error")]);
+        let t = text(&store, Format::Text);
+        assert!(t.contains("# TYPE wechat_test_records_total counter\n"), "{t}");
+        assert!(t.contains("wechat_test_records_total{app=\"shop\",level=\"error\"} 3\n"), "{t}");
+        let om = text(&store, Format::OpenMetrics);
+        assert!(om.contains("# TYPE wechat_test_records counter\n"), "{om}");
+        assert!(om.contains("wechat_test_records_total{app=\"shop\",level=\"error\"} 3\n"), "{om}");
+    }
+
+    #[test]
+    fn replace_drops_what_the_new_result_lacks() {
+        let store = Store::new();
+        let a: Arc<str> = Arc::from("a");
+        let b: Arc<str> = Arc::from("b");
+        store.replace(&a, "x", &[Sample::new(&G, 1.0), Sample::new(&C, 2.0)]);
+        store.replace(&b, "x", &[Sample::new(&G, 5.0)]);
+        store.replace(&a, "x", &[Sample::new(&G, 1.5)]);
+        let t = text(&store, Format::Text);
+        assert!(t.contains("wechat_test_gauge{app=\"a\"} 1.5\n"));
+        assert!(t.contains("wechat_test_gauge{app=\"b\"} 5\n"));
+        assert!(!t.contains("wechat_test_records"), "{t}");
+        store.remove_app("b");
+        let t = text(&store, Format::Text);
+        assert!(!t.contains("app=\"b\""), "{t}");
+        assert_eq!(store.apps(), vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn families_are_grouped_across_apps_and_cached() {
+        let store = Store::new();
+        for app in ["z", "a", "m"] {
+            let app: Arc<str> = Arc::from(app);
+            store.replace(&app, "x", &[Sample::new(&G, 1.0), Sample::new(&C, 1.0)]);
+        }
+        let t = text(&store, Format::Text);
+        // Each family's samples stand together, under one header.
+        let families: Vec<&str> = t
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split('{').next().unwrap())
+            .collect();
+        let mut runs = families.clone();
+        runs.dedup();
+        assert_eq!(runs, vec!["wechat_test_gauge", "wechat_test_records_total"], "{t}");
+        assert_eq!(families.len(), 6);
+        assert_eq!(t.matches("# TYPE").count(), 2);
+        let p1 = store.render(Format::Text);
+        let p2 = store.render(Format::Text);
+        assert!(Arc::ptr_eq(&p1, &p2), "an unchanged store serves its cached body");
+    }
+
+    #[test]
+    fn label_values_and_help_are_escaped() {
+        let store = Store::new();
+        let app: Arc<str> = Arc::from("we\"ird\\app\n");
+        store.replace(&app, "x", &[Sample::new(&G, 0.25)]);
+        let t = text(&store, Format::Text);
+        assert!(t.contains(r#"app="we\"ird\\app\n""#), "{t}");
+    }
+
+    #[test]
+    fn values_are_formatted_for_both_formats() {
+        let mut s = String::new();
+        for v in [1.0, 0.5, 1e20, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -3.0] {
+            write_value(&mut s, v);
+            s.push(' ');
+        }
+        assert_eq!(s, "1 0.5 100000000000000000000 +Inf -Inf NaN -3 ");
+    }
+}

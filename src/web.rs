@@ -1,0 +1,187 @@
+//! The HTTP side: `/metrics` (format negotiated, gzip when asked), a landing
+//! page, `/healthz`, `/readyz` and `POST /-/reload`. Nothing here calls WeChat:
+//! a scrape reads the store.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::scheduler::Shared;
+use crate::store::Format;
+
+/// A reload request, answered with the outcome.
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
+
+#[derive(Clone)]
+pub struct WebState {
+    pub shared: Arc<Shared>,
+    pub telemetry_path: String,
+    pub reload: mpsc::Sender<ReloadRequest>,
+    /// (name, appid, account) of the configured apps, for the landing page.
+    pub apps: Arc<std::sync::RwLock<Vec<(String, String, String)>>>,
+}
+
+pub fn router(state: WebState) -> Router {
+    let path = if state.telemetry_path.starts_with('/') { state.telemetry_path.clone() } else { format!("/{}", state.telemetry_path) };
+    Router::new()
+        .route(&path, get(metrics))
+        .route("/", get(landing))
+        .route("/healthz", get(|| async { "OK\n" }))
+        .route("/readyz", get(readyz))
+        .route("/-/reload", post(reload))
+        .with_state(state)
+}
+
+/// The negotiated format: OpenMetrics when the client asks for it, as Prometheus does.
+pub fn negotiate(headers: &HeaderMap) -> Format {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let wants_om = accept.split(',').any(|part| {
+        let mut it = part.split(';').map(str::trim);
+        let media = it.next().unwrap_or("");
+        let q_zero = it.any(|p| p.replace(' ', "") == "q=0");
+        media == "application/openmetrics-text" && !q_zero
+    });
+    if wants_om {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    }
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let ae = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
+    ae.split(',').any(|part| {
+        let mut it = part.split(';').map(str::trim);
+        let coding = it.next().unwrap_or("");
+        (coding == "gzip" || coding == "*") && !it.any(|p| p.replace(' ', "") == "q=0")
+    })
+}
+
+/// The whole exposition in one format.
+pub fn exposition(shared: &Shared, format: Format) -> Vec<u8> {
+    let stored = shared.store.render(format);
+    let mut tail = String::new();
+    shared.live.render(&mut tail, format);
+    if format == Format::OpenMetrics {
+        tail.push_str("# EOF\n");
+    }
+    let mut out = Vec::with_capacity(stored.len() + tail.len());
+    out.extend_from_slice(&stored);
+    out.extend_from_slice(tail.as_bytes());
+    out
+}
+
+async fn metrics(State(st): State<WebState>, headers: HeaderMap) -> Response {
+    let format = negotiate(&headers);
+    let body = exposition(&st.shared, format);
+    let mut resp_headers = HeaderMap::new();
+    resp_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    resp_headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+    if accepts_gzip(&headers) {
+        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 8), flate2::Compression::fast());
+        if enc.write_all(&body).is_ok() {
+            if let Ok(gz) = enc.finish() {
+                resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                return (resp_headers, gz).into_response();
+            }
+        }
+    }
+    (resp_headers, body).into_response()
+}
+
+async fn readyz(State(st): State<WebState>) -> Response {
+    let waiting = st.shared.status().iter().filter(|(_, _, s)| s.polls == 0).count();
+    if waiting == 0 {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {waiting} collectors have not finished their first poll\n"))
+            .into_response()
+    }
+}
+
+async fn reload(State(st): State<WebState>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if st.reload.send(tx).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    match rx.await {
+        Ok(Ok(())) => (StatusCode::OK, "config reloaded\n").into_response(),
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, format!("reload failed, the old config stays in force: {e}\n")).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "reload was not answered\n").into_response(),
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+async fn landing(State(st): State<WebState>) -> Html<String> {
+    let mut rows = String::new();
+    for (app, collector, s) in st.shared.status() {
+        let state = match (s.polls, s.up) {
+            (0, _) => "<span class=wait>first poll pending</span>".to_string(),
+            (_, true) => "<span class=up>up</span>".to_string(),
+            (_, false) => format!("<span class=down>down</span>: {}", esc(s.last_error.as_deref().unwrap_or(""))),
+        };
+        let last = s.last_success.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "never".into());
+        let day = s.data_date.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(&app),
+            esc(collector),
+            humantime::format_duration(s.interval),
+            state,
+            last,
+            day
+        ));
+    }
+    let apps: String = st
+        .apps
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(n, id, acc)| format!("<li>{} ({}, {})</li>", esc(n), esc(id), esc(acc)))
+        .collect();
+    let path = esc(&st.telemetry_path);
+    Html(format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>WeChat Exporter</title>\
+<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}.up{{color:green}}.down{{color:#b00}}.wait{{color:#888}}</style></head>\
+<body><h1>WeChat Exporter</h1><p>Version {}</p><p><a href=\"{path}\">Metrics</a> · <a href=\"/healthz\">healthz</a> · <a href=\"/readyz\">readyz</a></p>\
+<h2>Apps</h2><ul>{apps}</ul><h2>Collectors</h2><table><tr><th>app</th><th>collector</th><th>interval</th><th>state</th><th>last success</th><th>data date</th></tr>\n{rows}</table></body></html>\n",
+        env!("CARGO_PKG_VERSION")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(k: header::HeaderName, v: &'static str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(k, HeaderValue::from_static(v));
+        m
+    }
+
+    #[test]
+    fn prometheus_accept_header_gets_openmetrics() {
+        let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(negotiate(&h(header::ACCEPT, prom)), Format::OpenMetrics);
+        assert_eq!(negotiate(&h(header::ACCEPT, "*/*")), Format::Text);
+        assert_eq!(negotiate(&HeaderMap::new()), Format::Text);
+        assert_eq!(negotiate(&h(header::ACCEPT, "application/openmetrics-text;q=0")), Format::Text);
+    }
+
+    #[test]
+    fn gzip_when_allowed() {
+        assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "gzip")));
+        assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "deflate, gzip;q=1.0")));
+        assert!(!accepts_gzip(&h(header::ACCEPT_ENCODING, "gzip;q=0")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+}
