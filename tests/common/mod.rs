@@ -1,0 +1,193 @@
+//! Shared test harness: the real binary, the simulator, and readers for the exposition.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wechat_exporter::simulator::{Options, SimApp, Simulator};
+
+pub fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wechat-exporter-{tag}-{}-{}", std::process::id(), fastrand::u32(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub async fn simulator(apps: Vec<SimApp>) -> Simulator {
+    Simulator::start(Options::new(apps)).await.expect("simulator starts")
+}
+
+/// A config for `apps` at `base_url`, each with the given collectors block (YAML, indented 4).
+pub fn config_for(base_url: &str, apps: &[SimApp], collectors: &str) -> String {
+    let mut out = format!("wechat:\n  base_url: {base_url}\n  timeout: 3s\napps:\n");
+    for a in apps {
+        out.push_str(&format!(
+            "  - name: {}\n    appid: {}\n    account: {}\n    secret: {}\n{}",
+            a.name,
+            a.appid,
+            a.account.as_str(),
+            a.secret,
+            collectors
+        ));
+    }
+    out
+}
+
+/// The real binary, running.
+pub struct Exporter {
+    pub child: Child,
+    pub addr: String,
+    pub log: Arc<Mutex<String>>,
+    pub dir: PathBuf,
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_wechat-exporter")
+}
+
+impl Exporter {
+    /// Starts the binary with `config` on a free loopback port, and waits until it listens.
+    pub fn start(config: &str, args: &[&str], env: &[(&str, &str)]) -> Exporter {
+        let dir = tempdir("e2e");
+        let path = dir.join("config.yml");
+        std::fs::write(&path, config).unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.arg("--config.file").arg(&path).args(["--web.listen-address", "127.0.0.1:0"]).args(args);
+        Exporter::spawn(cmd, env, dir)
+    }
+
+    pub fn spawn(mut cmd: Command, env: &[(&str, &str)], dir: PathBuf) -> Exporter {
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("serving metrics") {
+                    if let Some(addr) = line.split_whitespace().find_map(|w| w.strip_prefix("address=")) {
+                        if let Some(tx) = tx.take() {
+                            let _ = tx.send(addr.trim_matches('"').to_string());
+                        }
+                    }
+                }
+                let mut l = log2.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("exporter did not start: {}", log.lock().unwrap()));
+        Exporter { child, addr, log, dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.yml")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let resp = reqwest::get(self.url(path)).await.expect("request");
+        (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+    }
+
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = reqwest::get(self.url("/readyz")).await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "exporter not ready in time: {}", self.log.lock().unwrap());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// One sample of an exposition: name, labels, value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// Reads an exposition's samples (the label values of our tests have no commas or escapes).
+pub fn parse(text: &str) -> Vec<Line> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap();
+            let (name, labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split("\",")
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once("=\"").unwrap();
+                    (k.to_string(), v.trim_end_matches('"').to_string())
+                })
+                .collect();
+            let value = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().unwrap(),
+            };
+            Line { name: name.to_string(), labels, value }
+        })
+        .collect()
+}
+
+/// The value of the one sample named `name` whose labels include `labels`.
+pub fn value(lines: &[Line], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let found: Vec<&Line> = lines
+        .iter()
+        .filter(|l| l.name == name && labels.iter().all(|(k, v)| l.labels.get(*k).map(String::as_str) == Some(*v)))
+        .collect();
+    assert!(found.len() <= 1, "more than one {name} with {labels:?}: {found:?}");
+    found.first().map(|l| l.value)
+}
+
+/// Runs `promtool check metrics` on an exposition and returns its complaints.
+pub fn promtool_check(text: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (Debian package `prometheus`; .ci/run installs it)");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let mut s = String::from_utf8_lossy(&out.stdout).to_string();
+    s.push_str(&String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() && s.trim().is_empty() {
+        s = format!("promtool exited with {}", out.status);
+    }
+    s
+}

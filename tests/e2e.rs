@@ -1,0 +1,221 @@
+//! The real binary against the simulator: what it serves, how it serves it.
+
+mod common;
+
+use std::process::Command;
+
+use chrono::Utc;
+use common::*;
+use wechat_exporter::collectors::Account;
+use wechat_exporter::cst;
+use wechat_exporter::simulator::{data, SimApp};
+
+const VISIT_PATH: &str = "/datacube/getweanalysisappiddailyvisittrend";
+const PERF_PATH: &str = "/wxaapi/log/get_performance";
+
+fn apps() -> Vec<SimApp> {
+    let mut odd = SimApp::new("odd", "wxe2e00000000odd", Account::Miniprogram);
+    odd.odd = true;
+    vec![SimApp::new("shop", "wxe2e0000000shop", Account::Miniprogram), odd]
+}
+
+const COLLECTORS: &str = "    collectors:\n      visit_trend: {interval: 1h}\n      performance:\n        interval: 1h\n        queries:\n          - {cost_time_type: startup}\n          - {cost_time_type: download, networktype: wifi, device: ios}\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_hold_exactly_the_simulator_values() {
+    let apps = apps();
+    let sim = simulator(apps.clone()).await;
+    // A host far from UTC+8: the dates asked for must still be UTC+8's.
+    let exp = Exporter::start(&config_for(&sim.base_url(), &apps, COLLECTORS), &[], &[("TZ", "Pacific/Kiritimati")]);
+    exp.wait_ready().await;
+    let (status, text) = exp.get("/metrics").await;
+    assert_eq!(status, 200);
+    let lines = parse(&text);
+    let day = cst::yesterday(Utc::now());
+
+    for app in &apps {
+        let row = data::visit_row(&app.appid, day);
+        let a = ("app", app.name.as_str());
+        assert_eq!(value(&lines, "wechat_daily_visit_sessions", &[a]), Some(row.session_cnt as f64));
+        assert_eq!(value(&lines, "wechat_daily_visit_pv", &[a]), Some(row.visit_pv as f64));
+        assert_eq!(value(&lines, "wechat_daily_visit_uv", &[a]), Some(row.visit_uv as f64));
+        assert_eq!(value(&lines, "wechat_daily_visit_uv_new", &[a]), Some(row.visit_uv_new as f64));
+        assert_eq!(value(&lines, "wechat_daily_visit_stay_time_per_session_seconds", &[a]), Some(row.stay_time_session));
+        assert_eq!(value(&lines, "wechat_daily_visit_depth", &[a]), Some(row.visit_depth));
+        let per_user = value(&lines, "wechat_daily_visit_stay_time_per_user_seconds", &[a]);
+        if app.odd {
+            assert_eq!(per_user, None, "a field WeChat leaves out is a missing sample, never 0");
+        } else {
+            assert_eq!(per_user, Some(row.stay_time_uv));
+        }
+        assert_eq!(
+            value(&lines, "wechat_data_date_timestamp_seconds", &[a, ("collector", "visit_trend")]),
+            Some(cst::day_start(day) as f64)
+        );
+
+        let startup = data::cost_ms(&app.appid, day, 1, "@_all|@_all|@_all|@_all") as f64 / 1000.0;
+        assert_eq!(
+            value(&lines, "wechat_performance_cost_time_seconds", &[a, ("cost_time_type", "startup"), ("device", "all"), ("networktype", "all"), ("scene", "all"), ("is_download_code", "all")]),
+            Some(startup)
+        );
+        let wifi = data::cost_ms(&app.appid, day, 2, "1|wifi|@_all|@_all") as f64 / 1000.0;
+        assert_eq!(
+            value(&lines, "wechat_performance_cost_time_seconds", &[a, ("cost_time_type", "download"), ("device", "ios"), ("networktype", "wifi")]),
+            Some(wifi)
+        );
+        assert_eq!(value(&lines, "wechat_exporter_collector_up", &[a, ("collector", "performance")]), Some(1.0));
+        assert_eq!(value(&lines, "wechat_app_info", &[a, ("appid", &app.appid), ("account", "miniprogram")]), Some(1.0));
+        assert_eq!(value(&lines, "wechat_exporter_api_requests_total", &[a, ("api", "getPerformance")]), Some(2.0));
+        assert_eq!(value(&lines, "wechat_exporter_token_refreshes_total", &[a]), Some(1.0));
+    }
+    assert!(lines.iter().all(|l| l.name.starts_with("wechat_")), "only our own families");
+
+    // The dates asked for were yesterday in UTC+8, though the host lives at UTC+14.
+    for call in sim.calls(VISIT_PATH) {
+        assert_eq!(call.body["end_date"], cst::compact(day), "{call:?}");
+        assert_eq!(call.body["begin_date"], cst::compact(day));
+    }
+    assert_eq!(sim.calls(PERF_PATH).len(), 4);
+
+    let problems = promtool_check(&text);
+    assert!(problems.trim().is_empty(), "promtool check metrics: {problems}\n{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn formats_are_negotiated_and_gzip_honoured() {
+    let apps = apps();
+    let sim = simulator(apps.clone()).await;
+    let exp = Exporter::start(&config_for(&sim.base_url(), &apps, COLLECTORS), &[], &[]);
+    exp.wait_ready().await;
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+
+    let om = client
+        .get(exp.url("/metrics"))
+        .header("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    assert!(om.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text; version=1.0.0"));
+    let om = om.text().await.unwrap();
+    assert!(om.ends_with("# EOF\n"));
+    assert!(om.contains("# TYPE wechat_exporter_api_requests counter\n"), "OpenMetrics names the counter family without _total");
+
+    let text = client.get(exp.url("/metrics")).send().await.unwrap();
+    assert!(text.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = text.text().await.unwrap();
+    assert!(!text.contains("# EOF"));
+    assert!(text.contains("# TYPE wechat_exporter_api_requests_total counter\n"));
+
+    let gz = client.get(exp.url("/metrics")).header("Accept-Encoding", "gzip").send().await.unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let bytes = gz.bytes().await.unwrap();
+    let mut plain = String::new();
+    use std::io::Read;
+    flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_string(&mut plain).unwrap();
+    assert!(plain.contains("wechat_daily_visit_pv{app=\"shop\"}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn landing_health_and_readiness() {
+    let apps = apps();
+    let sim = simulator(apps.clone()).await;
+    let exp = Exporter::start(&config_for(&sim.base_url(), &apps, COLLECTORS), &[], &[]);
+    assert_eq!(exp.get("/healthz").await.0, 200);
+    exp.wait_ready().await;
+    let (status, page) = exp.get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("shop") && page.contains("wxe2e0000000shop") && page.contains("href=\"/metrics\""), "{page}");
+    assert!(page.contains("visit_trend") && page.contains(">up<"), "{page}");
+    for a in &apps {
+        assert!(!page.contains(&a.secret));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_adds_and_removes_apps_and_keeps_the_old_config_on_error() {
+    let apps = apps();
+    let sim = simulator(apps.clone()).await;
+    let exp = Exporter::start(&config_for(&sim.base_url(), &apps[..1], COLLECTORS), &[], &[]);
+    exp.wait_ready().await;
+    let client = reqwest::Client::new();
+
+    // A broken config is refused and the old one keeps running.
+    std::fs::write(exp.config_path(), "apps: [{name: x}]\n").unwrap();
+    let r = client.post(exp.url("/-/reload")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("appid"));
+    assert!(parse(&exp.get("/metrics").await.1).iter().any(|l| l.labels.get("app").map(String::as_str) == Some("shop")));
+
+    // The other app replaces the first: its series come, the first one's go.
+    std::fs::write(exp.config_path(), config_for(&sim.base_url(), &apps[1..], COLLECTORS)).unwrap();
+    let r = client.post(exp.url("/-/reload")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    exp.wait_ready().await;
+    let lines = parse(&exp.get("/metrics").await.1);
+    assert!(lines.iter().all(|l| l.labels.get("app").map(String::as_str) != Some("shop")), "shop's series are gone");
+    assert!(value(&lines, "wechat_daily_visit_pv", &[("app", "odd")]).is_some());
+}
+
+#[test]
+fn once_prints_the_exposition_and_fails_when_a_collector_fails() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut apps = apps();
+    let sim = rt.block_on(simulator(apps.clone()));
+    let dir = tempdir("once");
+    let good = dir.join("good.yml");
+    std::fs::write(&good, config_for(&sim.base_url(), &apps, COLLECTORS)).unwrap();
+    for tz in ["America/Los_Angeles", "Asia/Shanghai"] {
+        let out = Command::new(bin()).args(["--once", "--config.file"]).arg(&good).env("TZ", tz).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let lines = parse(&String::from_utf8_lossy(&out.stdout));
+        let row = data::visit_row("wxe2e0000000shop", cst::yesterday(Utc::now()));
+        assert_eq!(value(&lines, "wechat_daily_visit_pv", &[("app", "shop")]), Some(row.visit_pv as f64), "TZ={tz}");
+    }
+
+    apps[1].secret = "wrong-secret-value".into();
+    let bad = dir.join("bad.yml");
+    std::fs::write(&bad, config_for(&sim.base_url(), &apps, COLLECTORS)).unwrap();
+    let out = Command::new(bin()).args(["--once", "--config.file"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines = parse(&stdout);
+    assert_eq!(value(&lines, "wechat_exporter_collector_up", &[("app", "odd"), ("collector", "visit_trend")]), Some(0.0));
+    assert_eq!(value(&lines, "wechat_exporter_collector_up", &[("app", "shop"), ("collector", "visit_trend")]), Some(1.0));
+    assert!(stderr.contains("40125"), "{stderr}");
+    assert!(!stderr.contains("wrong-secret-value") && !stdout.contains("wrong-secret-value"));
+}
+
+#[test]
+fn config_check_validates_without_network() {
+    let dir = tempdir("check");
+    let good = dir.join("good.yml");
+    // Nothing listens on this port: a check that touched the network would fail.
+    std::fs::write(&good, "wechat: {base_url: \"http://127.0.0.1:9\"}\napps:\n  - {name: shop, appid: wx1, account: miniprogram, secret: topsecret1}\n").unwrap();
+    let out = Command::new(bin()).args(["--config.check", "--config.file"]).arg(&good).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("app shop") && stdout.contains("visit_trend every 1h"), "{stdout}");
+    assert!(!stdout.contains("topsecret1"));
+
+    let bad = dir.join("bad.yml");
+    std::fs::write(&bad, "apps:\n  - name: shop\n    appid: wx1\n    acount: miniprogram\n").unwrap();
+    let out = Command::new(bin()).args(["--config.check", "--config.file"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.yml:4") && stderr.contains("acount") && stderr.contains("account"), "{stderr}");
+}
+
+#[test]
+fn flags_come_from_the_environment_too() {
+    let dir = tempdir("env");
+    let path = dir.join("c.yml");
+    std::fs::write(&path, "apps:\n  - {name: shop, appid: wx1, account: miniprogram, secret: s}\n").unwrap();
+    let out = Command::new(bin())
+        .env("WECHAT_EXPORTER_CONFIG_FILE", &path)
+        .env("WECHAT_EXPORTER_CONFIG_CHECK", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("app shop"));
+}
