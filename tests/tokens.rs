@@ -1,0 +1,133 @@
+//! Tokens against the simulator: caching, one fetch for many callers, refresh on
+//! a stale token, no hammering on a bad secret, token files.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use wechat_exporter::collectors::{visit_trend, Account};
+use wechat_exporter::cst;
+use wechat_exporter::secret::Secret;
+use wechat_exporter::simulator::{Fault, SimApp, Simulator};
+use wechat_exporter::telemetry::Live;
+use wechat_exporter::wechat::{AppClient, ClientSettings, Credential, TokenMode, WechatClient, WechatError};
+
+const STABLE: &str = "/cgi-bin/stable_token";
+const CLASSIC: &str = "/cgi-bin/token";
+
+fn shared_client(sim: &Simulator) -> Arc<WechatClient> {
+    let settings = ClientSettings { base_url: sim.base_url(), timeout: Duration::from_secs(2), max_in_flight: 64 };
+    Arc::new(WechatClient::new(settings, Arc::new(Live::default())).unwrap())
+}
+
+fn app_client(sim: &Simulator, app: &SimApp, mode: TokenMode) -> AppClient {
+    let cred = Credential::Secret { appid: app.appid.clone(), secret: Secret::new(app.secret.as_str()), mode };
+    AppClient::new(Arc::from(app.name.as_str()), shared_client(sim), cred)
+}
+
+async fn visit(client: &AppClient) -> Result<visit_trend::Response, WechatError> {
+    let day = cst::yesterday(chrono::Utc::now());
+    client.post(&visit_trend::API, &visit_trend::Request::for_day(day)).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_token_request_for_many_concurrent_callers() {
+    let app = SimApp::new("shop", "wxtok0000000shop", Account::Miniprogram);
+    let sim = simulator(vec![app.clone()]).await;
+    let client = Arc::new(app_client(&sim, &app, TokenMode::Stable));
+    let calls: Vec<_> = (0..50).map(|_| {
+        let c = client.clone();
+        tokio::spawn(async move { visit(&c).await })
+    }).collect();
+    for c in calls {
+        c.await.unwrap().unwrap();
+    }
+    assert_eq!(sim.calls(STABLE).len(), 1, "fifty callers, one token request");
+    assert_eq!(sim.calls(visit_trend::API.path).len(), 50);
+    // And the cached token serves later calls too.
+    visit(&client).await.unwrap();
+    assert_eq!(sim.calls(STABLE).len(), 1);
+    assert_eq!(client.telemetry.requests_to("getStableAccessToken"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_token_is_refreshed_once_and_the_call_retried() {
+    let app = SimApp::new("shop", "wxtok0000000shop", Account::Miniprogram);
+    let sim = simulator(vec![app.clone()]).await;
+    let client = app_client(&sim, &app, TokenMode::Stable);
+    visit(&client).await.unwrap();
+    // Another service invalidated our token: WeChat answers 40001 once.
+    sim.inject(&app.appid, visit_trend::API.path, Fault::Errcode(40001));
+    visit(&client).await.expect("refreshed and retried");
+    let tokens = sim.calls(STABLE);
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(tokens[1].body["force_refresh"], true, "the refresh asks WeChat for a new token");
+    assert_eq!(sim.calls(visit_trend::API.path).len(), 3);
+
+    // Twice stale in a row: one refresh, one retry, then the error is reported.
+    sim.inject(&app.appid, visit_trend::API.path, Fault::Errcode(42001));
+    sim.inject(&app.appid, visit_trend::API.path, Fault::Errcode(42001));
+    let err = visit(&client).await.unwrap_err();
+    assert_eq!(err.reason(), "errcode_42001");
+    assert_eq!(sim.calls(STABLE).len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn classic_mode_uses_the_token_endpoint() {
+    let app = SimApp::new("shop", "wxtok0000000shop", Account::Miniprogram);
+    let sim = simulator(vec![app.clone()]).await;
+    let client = app_client(&sim, &app, TokenMode::Classic);
+    visit(&client).await.unwrap();
+    assert_eq!(sim.calls(CLASSIC).len(), 1);
+    assert_eq!(sim.calls(STABLE).len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_secret_is_not_hammered() {
+    let mut app = SimApp::new("shop", "wxtok0000000shop", Account::Miniprogram);
+    let sim = simulator(vec![app.clone()]).await;
+    app.secret = "not-the-secret".into();
+    let client = app_client(&sim, &app, TokenMode::Stable);
+    let first = visit(&client).await.unwrap_err();
+    assert_eq!(first.reason(), "errcode_40125");
+    for _ in 0..20 {
+        let again = visit(&client).await.unwrap_err();
+        assert!(matches!(again, WechatError::Backoff { .. }), "{again:?}");
+        assert_eq!(again.reason(), "errcode_40125", "the cause stays visible");
+    }
+    assert_eq!(sim.calls(STABLE).len(), 1, "one request, then a long wait");
+    assert!(!format!("{first} {first:?}").contains("not-the-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_file_is_reread_when_it_changes() {
+    let app = SimApp::new("shop", "wxtok0000000shop", Account::Miniprogram);
+    let sim = simulator(vec![app.clone()]).await;
+    // Another service (here: us, through the simulator) keeps the token fresh in a file.
+    let helper = app_client(&sim, &app, TokenMode::Classic);
+    visit(&helper).await.unwrap();
+    let dir = tempdir("tokenfile");
+    let path = dir.join("token");
+    let issued = sim.issued_tokens();
+    assert_eq!(issued.len(), 1);
+    std::fs::write(&path, format!("{}\n", issued[0])).unwrap();
+
+    let client = AppClient::new(Arc::from("shop"), shared_client(&sim), Credential::File(path.clone()));
+    visit(&client).await.expect("the token from the file works");
+
+    // The other service refreshes: the old token dies, the file gets the new one.
+    sim.revoke_tokens(&app.appid);
+    let stale = visit(&client).await.unwrap_err();
+    assert_eq!(stale.reason(), "errcode_40001");
+    let refresher = app_client(&sim, &app, TokenMode::Classic);
+    visit(&refresher).await.unwrap();
+    std::fs::write(&path, sim.issued_tokens()[0].as_str()).unwrap();
+    visit(&client).await.expect("the new token is read from the changed file");
+    assert_eq!(client.telemetry.requests_to("getStableAccessToken"), 0, "a token file is never refreshed by us");
+
+    std::fs::write(&path, "  \n").unwrap();
+    let err = visit(&client).await.unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
+}
