@@ -162,7 +162,14 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
         let line = e.inner().location().map(|l| l.line());
         let key = e.path().to_string();
         let key = if key == "." { String::new() } else { key };
-        at(line, &key, e.inner().to_string().split(" at line ").next().unwrap_or_default().to_string())
+        // The YAML error repeats the path and the position; the report has both already.
+        let msg = e.inner().to_string();
+        let msg = msg.split(" at line ").next().unwrap_or_default();
+        let msg = match msg.split_once(": ") {
+            Some((head, rest)) if key.starts_with(head) => rest,
+            _ => msg,
+        };
+        at(line, &key, msg.to_string())
     })?;
 
     let mut warnings = Vec::new();
