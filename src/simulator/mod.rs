@@ -57,6 +57,8 @@ pub enum Fault {
     Hang,
     /// This body, as it is.
     Body(String),
+    /// The connection breaks halfway through the answer.
+    Reset,
 }
 
 pub struct Options {
@@ -310,6 +312,14 @@ async fn fault(f: Fault) -> Response {
             reply(json!({}))
         }
         Fault::Body(b) => ([("content-type", "application/json")], b).into_response(),
+        Fault::Reset => {
+            let parts: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(Bytes::from_static(b"{\"list\":[{\"ref_date\":")),
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "simulated reset")),
+            ];
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(parts));
+            ([("content-type", "application/json")], body).into_response()
+        }
     }
 }
 

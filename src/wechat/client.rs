@@ -1,7 +1,8 @@
 //! The HTTP side of WeChat: one shared connection pool, a bound on requests in
 //! flight, the configured timeout, `errcode` decoding, and the request counters.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::RequestBuilder;
@@ -172,17 +173,34 @@ fn scrub_error(e: WechatError, secrets: &[&Secret]) -> WechatError {
     }
 }
 
+/// errcode -1 (system busy) is retried within the call this many times more,
+/// waiting `BUSY_BASE` doubled each time, plus jitter.
+const BUSY_RETRIES: u32 = 3;
+const BUSY_BASE: Duration = Duration::from_millis(200);
+
+/// Quota errors: the API answers nothing until the quota renews.
+pub const DAILY_QUOTA: i64 = 45009;
+pub const MINUTE_QUOTA: i64 = 45011;
+
 /// One app's client: its tokens and counters over the shared pool.
 pub struct AppClient {
     pub name: Arc<str>,
     client: Arc<WechatClient>,
     tokens: TokenSource,
     pub telemetry: AppTelemetry,
+    /// APIs whose quota is spent, with when it renews and why we stopped.
+    quota: Mutex<HashMap<&'static str, (Instant, WechatError)>>,
 }
 
 impl AppClient {
     pub fn new(name: Arc<str>, client: Arc<WechatClient>, credential: Credential) -> AppClient {
-        AppClient { name, client, tokens: TokenSource::new(credential), telemetry: AppTelemetry::default() }
+        AppClient {
+            name,
+            client,
+            tokens: TokenSource::new(credential),
+            telemetry: AppTelemetry::default(),
+            quota: Mutex::default(),
+        }
     }
 
     pub fn credential(&self) -> &Credential {
@@ -197,24 +215,87 @@ impl AppClient {
         Transport { client: &self.client, app: &self.name, telemetry: &self.telemetry }
     }
 
-    /// Calls `api` with a token; a token WeChat calls stale is refreshed once and
-    /// the call made once more.
+    /// Calls `api` with a token. A token WeChat calls stale is refreshed once and the
+    /// call made once more; "system busy" is retried a few times with backoff; a spent
+    /// quota stops calls to that API until it renews.
     pub async fn call<T: DeserializeOwned>(
         &self,
         api: &Api,
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<T, WechatError> {
+        if let Some(wait) = self.quota_wait(api) {
+            return Err(wait);
+        }
+        let mut busy = 0;
+        loop {
+            let result = self.call_with_token(api, &build).await;
+            match &result {
+                Err(e) if e.errcode() == Some(-1) && busy < BUSY_RETRIES => {
+                    let wait = BUSY_BASE * 2u32.pow(busy);
+                    let wait = wait + Duration::from_millis(fastrand::u64(0..=wait.as_millis() as u64 / 2));
+                    busy += 1;
+                    tracing::debug!(app = &*self.name, api = api.name, retry_in = ?wait, "WeChat is busy (-1); retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) if matches!(e.errcode(), Some(DAILY_QUOTA | MINUTE_QUOTA)) => {
+                    self.quota_spent(api, e.clone());
+                    return result;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    async fn call_with_token<T: DeserializeOwned>(
+        &self,
+        api: &Api,
+        build: &impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<T, WechatError> {
         let t = self.transport();
         let token = self.tokens.get(&t).await?;
-        match t.send(api, Some(&token), &build, &[&token]).await {
+        match t.send(api, Some(&token), build, &[&token]).await {
             Err(e) if e.is_stale_token() => {
                 tracing::debug!(app = &*self.name, api = api.name, error = %e, "token rejected; refreshing once");
                 self.tokens.invalidate(&token).await;
                 let token = self.tokens.get(&t).await?;
-                t.send(api, Some(&token), &build, &[&token]).await
+                t.send(api, Some(&token), build, &[&token]).await
             }
             other => other,
         }
+    }
+
+    fn quota_wait(&self, api: &Api) -> Option<WechatError> {
+        let mut quota = self.quota.lock().unwrap_or_else(|e| e.into_inner());
+        let (until, cause) = quota.get(api.name)?;
+        let now = Instant::now();
+        if now >= *until {
+            quota.remove(api.name);
+            tracing::info!(app = &*self.name, api = api.name, "quota renewed; calling again");
+            return None;
+        }
+        Some(WechatError::Backoff { wait: *until - now, cause: Box::new(cause.clone()) })
+    }
+
+    /// Stops calls to `api` until its quota renews: the next minute for 45011,
+    /// the next day in UTC+8 for 45009. Said once in the log, when it starts.
+    fn quota_spent(&self, api: &Api, cause: WechatError) {
+        let now = chrono::Utc::now();
+        let wait = match cause.errcode() {
+            Some(DAILY_QUOTA) => {
+                let next_day = crate::cst::day_start(crate::cst::today(now) + chrono::Duration::days(1));
+                Duration::from_secs((next_day - now.timestamp()).max(1) as u64)
+            }
+            _ => Duration::from_secs(60 - u64::from(chrono::Timelike::second(&now)).min(59)),
+        };
+        tracing::warn!(
+            app = &*self.name,
+            api = api.name,
+            reason = %cause.reason(),
+            retry_in = %humantime::format_duration(Duration::from_secs(wait.as_secs())),
+            "WeChat quota reached; pausing calls to this API until it renews"
+        );
+        let mut quota = self.quota.lock().unwrap_or_else(|e| e.into_inner());
+        quota.insert(api.name, (Instant::now() + wait, cause));
     }
 
     pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(&self, api: &Api, body: &B) -> Result<T, WechatError> {

@@ -1,0 +1,141 @@
+//! Faults from WeChat, against the real binary: each one shows as `up` 0 with the
+//! right reason, the last good values stay served, and the next poll recovers.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use wechat_exporter::collectors::{performance, visit_trend, Account};
+use wechat_exporter::cst;
+use wechat_exporter::secret::Secret;
+use wechat_exporter::simulator::{Fault, SimApp};
+use wechat_exporter::telemetry::Live;
+use wechat_exporter::wechat::{AppClient, ClientSettings, Credential, TokenMode, WechatClient, WechatError};
+
+const VISIT: &str = "/datacube/getweanalysisappiddailyvisittrend";
+
+struct Case {
+    faults: Vec<Fault>,
+    /// The failure reason counted, and whether the poll as a whole fails.
+    reason: &'static str,
+    poll_fails: bool,
+}
+
+fn cases() -> Vec<Case> {
+    let one = |f: Fault, reason, poll_fails| Case { faults: vec![f], reason, poll_fails };
+    vec![
+        one(Fault::Http(502), "http_502", true),
+        one(Fault::Http(503), "http_503", true),
+        one(Fault::Body("<html><body>upstream error</body></html>".into()), "invalid_response", true),
+        one(Fault::Body("{\"list\":[{\"ref_date\":\"2024".into()), "invalid_response", true),
+        one(Fault::Body("{\"list\":[{\"ref_date\":\"20240101\",\"visit_pv\":{\"n\":1}}]}".into()), "invalid_response", true),
+        one(Fault::Body("{\"list\":\"nope\"}".into()), "invalid_response", true),
+        one(Fault::Reset, "connect", true),
+        one(Fault::Hang, "timeout", true),
+        // "System busy" once is retried within the poll; four times in a row fails it.
+        one(Fault::Errcode(-1), "errcode_-1", false),
+        Case { faults: vec![Fault::Errcode(-1); 4], reason: "errcode_-1", poll_fails: true },
+        one(Fault::Errcode(61501), "errcode_61501", true),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_fault_shows_and_heals() {
+    let cases = cases();
+    let apps: Vec<SimApp> =
+        (0..cases.len()).map(|i| SimApp::new(&format!("f{i}"), &format!("wxfault{i:09}"), Account::Miniprogram)).collect();
+    let sim = simulator(apps.clone()).await;
+    let config = config_for(&sim.base_url(), &apps, "    collectors:\n      visit_trend: {interval: 1s}\n")
+        .replace("timeout: 3s", "timeout: 1s");
+    let exp = Exporter::start(&config, &["--log.level", "debug"], &[]);
+    exp.wait_ready().await;
+    let good = parse(&exp.get("/metrics").await.1);
+    for (app, case) in apps.iter().zip(&cases) {
+        for f in &case.faults {
+            sim.inject(&app.appid, VISIT, f.clone());
+        }
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut seen_down = vec![false; cases.len()];
+    let mut healed = vec![false; cases.len()];
+    while healed.iter().any(|h| !h) {
+        assert!(Instant::now() < deadline, "not all faults healed: {healed:?} down seen: {seen_down:?}\n{}", exp.log());
+        let lines = parse(&exp.get("/metrics").await.1);
+        for (i, (app, case)) in apps.iter().zip(&cases).enumerate() {
+            let a = ("app", app.name.as_str());
+            // The last good values stay served, whatever happens.
+            assert_eq!(
+                value(&lines, "wechat_daily_visit_pv", &[a]),
+                value(&good, "wechat_daily_visit_pv", &[a]),
+                "app {} lost its values",
+                app.name
+            );
+            assert!(value(&lines, "wechat_data_date_timestamp_seconds", &[a, ("collector", "visit_trend")]).is_some());
+            let up = value(&lines, "wechat_exporter_collector_up", &[a, ("collector", "visit_trend")]);
+            let failures = value(
+                &lines,
+                "wechat_exporter_api_failures_total",
+                &[a, ("api", "getDailyVisitTrend"), ("reason", case.reason)],
+            );
+            if up == Some(0.0) {
+                seen_down[i] = true;
+                assert!(failures.is_some(), "app {} is down without a counted {} failure", app.name, case.reason);
+            }
+            let counted = failures.unwrap_or(0.0) >= case.faults.len() as f64;
+            if counted && up == Some(1.0) && (seen_down[i] || !case.poll_fails) {
+                healed[i] = true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    for (i, case) in cases.iter().enumerate() {
+        assert_eq!(seen_down[i], case.poll_fails, "case {} ({})", i, case.reason);
+    }
+    let log = exp.log();
+    assert!(!log.contains("panicked"), "{log}");
+    // While it was down the age of the data stayed visible.
+    assert!(log.contains("poll failed"));
+}
+
+fn client(sim_url: String, app: &SimApp) -> AppClient {
+    let settings = ClientSettings { base_url: sim_url, timeout: Duration::from_secs(2), max_in_flight: 4 };
+    let shared = Arc::new(WechatClient::new(settings, Arc::new(Live::default())).unwrap());
+    let cred = Credential::Secret { appid: app.appid.clone(), secret: Secret::new(app.secret.as_str()), mode: TokenMode::Stable };
+    AppClient::new(Arc::from(app.name.as_str()), shared, cred)
+}
+
+async fn visit(c: &AppClient) -> Result<visit_trend::Response, WechatError> {
+    c.post(&visit_trend::API, &visit_trend::Request::for_day(cst::yesterday(chrono::Utc::now()))).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_quota_pauses_calls_until_it_renews() {
+    let app = SimApp::new("q", "wxquota000000001", Account::Miniprogram);
+    let sim = simulator(vec![app.clone()]).await;
+    for code in [45011, 45009] {
+        let c = client(sim.base_url(), &app);
+        sim.inject(&app.appid, VISIT, Fault::Errcode(code));
+        let before = sim.calls(VISIT).len();
+        let err = visit(&c).await.unwrap_err();
+        assert_eq!(err.reason(), format!("errcode_{code}"));
+        for _ in 0..5 {
+            let again = visit(&c).await.unwrap_err();
+            match &again {
+                WechatError::Backoff { wait, .. } => {
+                    let most = if code == 45011 { 60 } else { 86_400 };
+                    assert!(wait.as_secs() <= most, "{wait:?}");
+                }
+                other => panic!("expected a pause, got {other:?}"),
+            }
+            assert_eq!(again.reason(), format!("errcode_{code}"));
+        }
+        assert_eq!(sim.calls(VISIT).len(), before + 1, "no calls while the quota is spent");
+        assert_eq!(c.telemetry.requests_to("getDailyVisitTrend"), 1);
+        // Only this API is paused: the app's other APIs still call.
+        let q = performance::Query::all(performance::CostTimeType::Startup);
+        let _: performance::Response = c.post(&performance::API, &q.request(0, 1)).await.expect("other APIs are not paused");
+    }
+}
