@@ -92,6 +92,7 @@ struct RawApp {
     name: String,
     appid: String,
     account: Account,
+    #[serde(default, deserialize_with = "secret_scalar")]
     secret: Option<String>,
     secret_file: Option<String>,
     access_token_file: Option<String>,
@@ -118,6 +119,29 @@ struct RawPerformance {
     #[serde(default, deserialize_with = "duration")]
     interval: Option<Duration>,
     queries: Option<Vec<performance::Query>>,
+}
+
+/// A secret as YAML may type it (`123456` is a number to YAML). The error never
+/// repeats the value, as serde's own "invalid type: integer `123456`" would.
+fn secret_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+    }
+    match Option::<Scalar>::deserialize(d) {
+        Ok(None) => Ok(None),
+        Ok(Some(Scalar::S(s))) => Ok(Some(s)),
+        Ok(Some(Scalar::I(n))) => Ok(Some(n.to_string())),
+        Ok(Some(Scalar::U(n))) => Ok(Some(n.to_string())),
+        // A float would have lost digits: refuse it rather than guess.
+        Ok(Some(Scalar::F(_))) | Err(_) => {
+            Err(serde::de::Error::custom("the secret must be a string; quote it (\"...\")"))
+        }
+    }
 }
 
 /// A humantime duration (`90s`, `15m`, `1h`), which must be more than zero.
@@ -478,6 +502,20 @@ mod tests {
         let token = format!("apps:\n  - name: a\n    appid: wx1\n    account: miniprogram\n    access_token_file: {}\n", good.display());
         assert!(matches!(parse_ok(&token).apps[0].credential, Credential::File(_)));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn secret_errors_never_repeat_the_value() {
+        let numeric = parse_ok(&MINIMAL.replace("${SHOP_APPSECRET}", "123456789"));
+        match &numeric.apps[0].credential {
+            Credential::Secret { secret, .. } => assert_eq!(secret.expose(), "123456789"),
+            other => panic!("{other:?}"),
+        }
+        for bad in ["1234.5678", "[s3cr3tlist]", "{a: s3cr3tmap}"] {
+            let e = parse_err(&MINIMAL.replace("${SHOP_APPSECRET}", bad));
+            assert!(e.message.contains("must be a string"), "{e}");
+            assert!(!e.to_string().contains("s3cr3t") && !e.to_string().contains("5678"), "{e}");
+        }
     }
 
     #[test]

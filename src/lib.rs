@@ -14,4 +14,5 @@ pub mod simulator;
 pub mod store;
 pub mod telemetry;
 pub mod web;
+pub mod web_config;
 pub mod wechat;

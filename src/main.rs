@@ -13,6 +13,7 @@ use wechat_exporter::simulator::{self, Simulator};
 use wechat_exporter::store::{Format, Store};
 use wechat_exporter::telemetry::Live;
 use wechat_exporter::web::{self, ReloadRequest, WebState};
+use wechat_exporter::web_config::WebConfigSource;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -111,6 +112,10 @@ async fn run(args: Args) -> Result<ExitCode> {
     }
 
     let addr = listen_addr(&args.listen_address).map_err(anyhow::Error::msg)?;
+    let web_config = Arc::new(match &args.web_config_file {
+        Some(path) => WebConfigSource::load(path)?,
+        None => WebConfigSource::disabled(),
+    });
     let mut sched = Scheduler::new(shared.clone());
     sched.apply(&config).context("starting the pollers")?;
     let apps = Arc::new(std::sync::RwLock::new(app_list(&config)));
@@ -120,18 +125,13 @@ async fn run(args: Args) -> Result<ExitCode> {
         telemetry_path: args.telemetry_path.clone(),
         reload: reload_tx,
         apps: apps.clone(),
+        web_config: web_config.clone(),
     };
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
-    tracing::info!(address = %listener.local_addr()?, apps = config.apps.len(), "serving metrics");
+    let scheme = if web_config.current().tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %listener.local_addr()?, scheme, apps = config.apps.len(), "serving metrics");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(async move {
-        let mut stop_rx = stop_rx;
-        axum::serve(listener, web::router(state))
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let server = tokio::spawn(web::serve(listener, web::router(state), web_config, stop_rx));
 
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

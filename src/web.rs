@@ -5,15 +5,18 @@
 use std::io::Write as _;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::sync::{mpsc, oneshot};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::scheduler::Shared;
 use crate::store::Format;
+use crate::web_config::WebConfigSource;
 
 /// A reload request, answered with the outcome.
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
@@ -25,6 +28,7 @@ pub struct WebState {
     pub reload: mpsc::Sender<ReloadRequest>,
     /// (name, appid, account) of the configured apps, for the landing page.
     pub apps: Arc<std::sync::RwLock<Vec<(String, String, String)>>>,
+    pub web_config: Arc<WebConfigSource>,
 }
 
 pub fn router(state: WebState) -> Router {
@@ -35,7 +39,71 @@ pub fn router(state: WebState) -> Router {
         .route("/healthz", get(|| async { "OK\n" }))
         .route("/readyz", get(readyz))
         .route("/-/reload", post(reload))
+        .layer(axum::middleware::from_fn_with_state(state.web_config.clone(), basic_auth))
         .with_state(state)
+}
+
+/// Basic auth on every path, when the web config names users.
+async fn basic_auth(State(web): State<Arc<WebConfigSource>>, req: Request, next: Next) -> Response {
+    let config = web.current();
+    if !config.users.is_empty() {
+        let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        // bcrypt is slow on purpose: keep it off the async workers.
+        let check = tokio::task::spawn_blocking(move || web.authorized(&config, header.as_deref())).await;
+        if !matches!(check, Ok(true)) {
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"wechat-exporter\"")], "Unauthorized\n")
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Serves `app` on `listener` until `stop` turns true: plain HTTP, or TLS when the web
+/// config has a `tls_server_config` at start (its certificate is re-read when it changes).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    web: Arc<WebConfigSource>,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let Some(mut tls) = web.current().tls.clone() else {
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+    };
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let tcp = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => break,
+        };
+        // A reload that drops TLS keeps the last certificate: switching scheme needs a restart.
+        if let Some(current) = web.current().tls.clone() {
+            tls = current;
+        }
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
+        let app = app.clone();
+        conns.spawn(async move {
+            let Ok(Ok(stream)) = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+        while conns.try_join_next().is_some() {}
+    }
+    Ok(())
 }
 
 /// The negotiated format: OpenMetrics when the client asks for it, as Prometheus does.

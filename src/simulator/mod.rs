@@ -94,6 +94,8 @@ pub struct SimState {
     token_ttl: Duration,
     clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     tokens: Mutex<HashMap<String, Token>>,
+    /// Every token ever issued, for leak tests.
+    issued: Mutex<Vec<String>>,
     calls: Mutex<Vec<Call>>,
     faults: Mutex<HashMap<(String, String), VecDeque<Fault>>>,
 }
@@ -131,6 +133,7 @@ impl SimState {
         let token = format!("SIMTOKEN_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let ttl = self.token_ttl.as_secs() as i64;
         tokens.insert(token.clone(), Token { appid: appid.into(), expires: now + chrono::Duration::seconds(ttl) });
+        self.issued.lock().unwrap_or_else(|e| e.into_inner()).push(token.clone());
         (token, ttl)
     }
 
@@ -186,6 +189,7 @@ impl Simulator {
             token_ttl: opts.token_ttl,
             clock: opts.clock,
             tokens: Mutex::default(),
+            issued: Mutex::default(),
             calls: Mutex::default(),
             faults: Mutex::default(),
         });
@@ -221,9 +225,14 @@ impl Simulator {
         self.state.revoke_tokens(appid);
     }
 
-    /// The tokens currently valid, for leak tests.
+    /// The tokens currently valid.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.state.tokens.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+
+    /// Every token issued since the start, valid or not, for leak tests.
+    pub fn all_issued_tokens(&self) -> Vec<String> {
+        self.state.issued.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -79,16 +79,21 @@ impl Exporter {
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                {
+                    let mut l = log2.lock().unwrap_or_else(|e| e.into_inner());
+                    l.push_str(&line);
+                    l.push('\n');
+                }
                 if line.contains("serving metrics") {
-                    if let Some(addr) = line.split_whitespace().find_map(|w| w.strip_prefix("address=")) {
-                        if let Some(tx) = tx.take() {
-                            let _ = tx.send(addr.trim_matches('"').to_string());
-                        }
+                    // logfmt (`address=...`) or JSON (`"address":"..."`).
+                    let addr = line
+                        .split_whitespace()
+                        .find_map(|w| w.strip_prefix("address="))
+                        .or_else(|| line.split("\"address\":\"").nth(1).and_then(|r| r.split('"').next()));
+                    if let (Some(addr), Some(tx)) = (addr, tx.take()) {
+                        let _ = tx.send(addr.trim_matches('"').to_string());
                     }
                 }
-                let mut l = log2.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
             }
         });
         let addr = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("exporter did not start: {}", log.lock().unwrap()));
