@@ -1,0 +1,109 @@
+//! Property-based fuzzing of everything that reads outside input: WeChat's answers
+//! (as raw bytes, as arbitrary JSON, and as mutations of the documented examples in
+//! `tests/data/`, the seed corpus) and the config file. The property: no panic, and a
+//! result that is either a value or a typed error. `PROPTEST_CASES` sets the depth
+//! (CI runs the default; the closing notes record longer runs).
+
+use proptest::prelude::*;
+use serde_json::Value;
+use wechat_exporter::collectors::{performance, visit_trend};
+use wechat_exporter::wechat::client::decode;
+
+fn seeds() -> Vec<Vec<u8>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    let mut out: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| std::fs::read(e.path()).unwrap())
+        .collect();
+    out.sort();
+    assert!(!out.is_empty());
+    out
+}
+
+/// Arbitrary JSON, biased towards the shapes WeChat uses.
+fn json() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        Just("list".to_string()), Just("ref_date".to_string()), Just("errcode".to_string()),
+        Just("default_time_data".to_string()), Just("cost_time".to_string()), Just("visit_pv".to_string()),
+        Just("session_cnt".to_string()), Just("data".to_string()), Just("total".to_string()), "[a-z_]{1,12}",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
+        "[0-9]{0,10}".prop_map(Value::String),
+        ".{0,16}".prop_map(Value::String),
+        Just(Value::String("{\"list\":[{\"ref_date\":\"20240101\",\"cost_time\":\"5\"}]}".into())),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..6).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// Reads `bytes` with every response reader; none may panic.
+fn read_all(bytes: &[u8]) {
+    if let Ok(r) = decode::<visit_trend::Response>(bytes) {
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+        if let Some(row) = r.row_for(day) {
+            for s in row.samples() {
+                assert!(s.value.is_finite());
+            }
+        }
+    }
+    if let Ok(r) = decode::<performance::Response>(bytes) {
+        for t in [performance::CostTimeType::Startup, performance::CostTimeType::Download] {
+            if let Ok(Some((_, ms))) = r.newest(t) {
+                assert!(ms.is_finite());
+            }
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn raw_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        read_all(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics(v in json()) {
+        read_all(v.to_string().as_bytes());
+        let wrapped = serde_json::json!({"list": [v.clone()], "default_time_data": v.to_string()});
+        read_all(wrapped.to_string().as_bytes());
+    }
+
+    #[test]
+    fn mutated_seeds_never_panic(seed in 0usize..64, cuts in prop::collection::vec((any::<usize>(), any::<u8>()), 0..8), cut_at in any::<usize>()) {
+        let seeds = seeds();
+        let mut bytes = seeds[seed % seeds.len()].clone();
+        for (at, b) in cuts {
+            if !bytes.is_empty() {
+                let i = at % bytes.len();
+                bytes[i] = b;
+            }
+        }
+        read_all(&bytes);
+        bytes.truncate(cut_at % (bytes.len() + 1));
+        read_all(&bytes);
+    }
+
+    #[test]
+    fn config_text_never_panics(text in ".{0,300}", yaml in prop::sample::select(vec![
+        "apps:\n  - name: a\n    appid: wx\n    account: miniprogram\n    secret: s\n",
+        "apps:\n  - {name: a, appid: wx, account: official_account, secret: s, collectors: {performance: {queries: [{cost_time_type: startup}]}}}\n",
+        "wechat: {timeout: 1s}\napps: []\n",
+    ]), at in any::<usize>()) {
+        let _ = wechat_exporter::config::parse(&text, "fuzz.yml", &|_| None);
+        let mut mixed = yaml.to_string();
+        let i = at % (mixed.len() + 1);
+        let i = (0..=i).rev().find(|i| mixed.is_char_boundary(*i)).unwrap_or(0);
+        mixed.insert_str(i, &text);
+        let _ = wechat_exporter::config::parse(&mixed, "fuzz.yml", &|_| None);
+    }
+}
