@@ -130,15 +130,15 @@ fn secret_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
         S(String),
         I(i64),
         U(u64),
-        F(f64),
+        Other(serde::de::IgnoredAny),
     }
     match Option::<Scalar>::deserialize(d) {
         Ok(None) => Ok(None),
         Ok(Some(Scalar::S(s))) => Ok(Some(s)),
         Ok(Some(Scalar::I(n))) => Ok(Some(n.to_string())),
         Ok(Some(Scalar::U(n))) => Ok(Some(n.to_string())),
-        // A float would have lost digits: refuse it rather than guess.
-        Ok(Some(Scalar::F(_))) | Err(_) => {
+        // A float would have lost digits, a list or map is no secret: refuse, without the value.
+        Ok(Some(Scalar::Other(_))) | Err(_) => {
             Err(serde::de::Error::custom("the secret must be a string; quote it (\"...\")"))
         }
     }

@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, RwLock};
 
+use axum::body::Bytes;
+
 /// The metric type, as both exposition formats name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -182,9 +184,120 @@ fn escape_help(out: &mut String, v: &str) {
 /// or `exporter` for the app's own telemetry). An empty app means no `app` label.
 pub type PartKey = (Arc<str>, &'static str);
 
+/// Apps are spread over this many buckets per family. A poll result re-renders only
+/// its own fragment and marks only its bucket stale; a scrape reuses every bucket that
+/// did not change, as text and as a finished gzip member.
+const BUCKETS: usize = 64;
+
+/// A bucket's fragments joined, and that text gzipped, made on demand and kept until
+/// the bucket changes.
+#[derive(Default)]
+struct Cached {
+    plain: Option<Bytes>,
+    gzip: Option<Bytes>,
+}
+
+#[derive(Default)]
+struct Bucket {
+    fragments: BTreeMap<PartKey, String>,
+    cache: Mutex<Cached>,
+}
+
+impl Bucket {
+    fn plain(&self) -> Bytes {
+        let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        c.plain
+            .get_or_insert_with(|| {
+                let mut out = Vec::with_capacity(self.fragments.values().map(String::len).sum());
+                for f in self.fragments.values() {
+                    out.extend_from_slice(f.as_bytes());
+                }
+                Bytes::from(out)
+            })
+            .clone()
+    }
+
+    fn gzip(&self) -> Bytes {
+        if let Some(g) = &self.cache.lock().unwrap_or_else(|e| e.into_inner()).gzip {
+            return g.clone();
+        }
+        let g = gzip(&self.plain());
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).gzip = Some(g.clone());
+        g
+    }
+
+    fn changed(&mut self) {
+        *self.cache.get_mut().unwrap_or_else(|e| e.into_inner()) = Cached::default();
+    }
+}
+
+/// One gzip member. Members concatenate into a valid gzip stream (RFC 1952), so a
+/// body can be assembled from members made at different times.
+pub fn gzip(data: &[u8]) -> Bytes {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 6 + 64), flate2::Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(data);
+    Bytes::from(enc.finish().unwrap_or_default())
+}
+
 struct Family {
     desc: Desc,
-    fragments: BTreeMap<PartKey, String>,
+    /// `# HELP`/`# TYPE` for each format, plain and gzipped.
+    headers: [(Bytes, Bytes); 2],
+    buckets: Vec<Bucket>,
+    len: usize,
+}
+
+impl Family {
+    fn new(desc: &Desc) -> Family {
+        let header = |format| {
+            let mut h = String::new();
+            write_header(&mut h, desc, format);
+            let plain = Bytes::from(h);
+            let gz = gzip(&plain);
+            (plain, gz)
+        };
+        Family {
+            desc: desc.clone(),
+            headers: [header(Format::Text), header(Format::OpenMetrics)],
+            buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
+            len: 0,
+        }
+    }
+
+    fn bucket(&mut self, key: &PartKey) -> &mut Bucket {
+        &mut self.buckets[bucket_of(&key.0)]
+    }
+
+    /// Puts a fragment in; returns false when it is the same text as before.
+    fn insert(&mut self, key: &PartKey, text: String) -> bool {
+        let b = self.bucket(key);
+        match b.fragments.get_mut(key) {
+            Some(old) if *old == text => return false,
+            Some(old) => *old = text,
+            None => {
+                b.fragments.insert(key.clone(), text);
+                self.len += 1;
+            }
+        }
+        self.bucket(key).changed();
+        true
+    }
+
+    fn remove(&mut self, key: &PartKey) {
+        let b = self.bucket(key);
+        if b.fragments.remove(key).is_some() {
+            b.changed();
+            self.len -= 1;
+        }
+    }
+}
+
+fn bucket_of(app: &str) -> usize {
+    // FNV-1a: cheap and stable.
+    let h = app.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (h % BUCKETS as u64) as usize
 }
 
 #[derive(Default)]
@@ -192,29 +305,22 @@ struct Inner {
     families: BTreeMap<String, Family>,
     /// Which families each part wrote, so a replacement can take back what it no longer has.
     parts: HashMap<PartKey, Vec<String>>,
-    generation: u64,
-}
-
-/// A rendered exposition, cached until the store changes.
-struct Rendered {
-    generation: u64,
-    format: Format,
-    body: Arc<Vec<u8>>,
 }
 
 #[derive(Default)]
 pub struct Store {
     inner: RwLock<Inner>,
-    cache: Mutex<Vec<Rendered>>,
 }
 
-/// An error a poller cannot cause by mistake: two descriptions for one name.
-#[derive(Debug, thiserror::Error)]
-#[error("metric {name} was described twice, as {first:?} and as {second:?}")]
-pub struct Conflict {
-    pub name: String,
-    pub first: Kind,
-    pub second: Kind,
+impl Inner {
+    fn remove_from(&mut self, name: &str, key: &PartKey) {
+        if let Some(f) = self.families.get_mut(name) {
+            f.remove(key);
+            if f.len == 0 {
+                self.families.remove(name);
+            }
+        }
+    }
 }
 
 impl Store {
@@ -227,46 +333,34 @@ impl Store {
         let key: PartKey = (app.clone(), part);
         // Render outside the lock: a scrape should never wait on formatting.
         let mut rendered: BTreeMap<&str, (&Desc, String)> = BTreeMap::new();
+        let app_label = if app.is_empty() { None } else { Some(app.as_ref()) };
         for s in samples {
-            let entry = rendered
-                .entry(s.desc.name.as_ref())
-                .or_insert_with(|| (&s.desc, String::new()));
-            let app_label = if app.is_empty() { None } else { Some(app.as_ref()) };
+            let entry = rendered.entry(s.desc.name.as_ref()).or_insert_with(|| (&s.desc, String::new()));
             write_sample(&mut entry.1, &s.desc.sample_name(), app_label, &s.labels, s.value);
         }
 
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let old = inner.parts.remove(&key).unwrap_or_default();
         for name in &old {
-            if rendered.contains_key(name.as_str()) {
-                continue;
-            }
-            if let Some(f) = inner.families.get_mut(name) {
-                f.fragments.remove(&key);
-                if f.fragments.is_empty() {
-                    inner.families.remove(name);
-                }
+            if !rendered.contains_key(name.as_str()) {
+                inner.remove_from(name, &key);
             }
         }
         let mut names = Vec::with_capacity(rendered.len());
         for (name, (desc, text)) in rendered {
-            let fam = inner
-                .families
-                .entry(name.to_string())
-                .or_insert_with(|| Family { desc: desc.clone(), fragments: BTreeMap::new() });
+            let fam = inner.families.entry(name.to_string()).or_insert_with(|| Family::new(desc));
             if fam.desc.kind != desc.kind {
                 // A dynamic name (a CloudBase column) that collides with a fixed one of
                 // another type would make the output invalid; the first one keeps the name.
                 tracing::warn!(metric = name, "metric name already used with another type; samples dropped");
                 continue;
             }
-            fam.fragments.insert(key.clone(), text);
+            fam.insert(&key, text);
             names.push(name.to_string());
         }
         if !names.is_empty() {
             inner.parts.insert(key, names);
         }
-        inner.generation += 1;
     }
 
     /// Removes every part of `app`.
@@ -274,17 +368,10 @@ impl Store {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let keys: Vec<PartKey> = inner.parts.keys().filter(|k| &*k.0 == app).cloned().collect();
         for key in keys {
-            let names = inner.parts.remove(&key).unwrap_or_default();
-            for name in names {
-                if let Some(f) = inner.families.get_mut(&name) {
-                    f.fragments.remove(&key);
-                    if f.fragments.is_empty() {
-                        inner.families.remove(&name);
-                    }
-                }
+            for name in inner.parts.remove(&key).unwrap_or_default() {
+                inner.remove_from(&name, &key);
             }
         }
-        inner.generation += 1;
     }
 
     /// Removes one part of `app`.
@@ -292,35 +379,29 @@ impl Store {
         self.replace(app, part, &[]);
     }
 
-    /// The stored families as exposition text, without the OpenMetrics `# EOF`
-    /// (the caller may append live families first).
-    pub fn render(&self, format: Format) -> Arc<Vec<u8>> {
+    /// The stored families as chunks of exposition text, family by family, without
+    /// the OpenMetrics `# EOF` (the caller may append live families first). With
+    /// `gzip`, each chunk is a gzip member and their concatenation a gzip stream.
+    pub fn chunks(&self, format: Format, gzip: bool) -> Vec<Bytes> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let generation = inner.generation;
-        {
-            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(r) = cache.iter().find(|r| r.format == format && r.generation == generation) {
-                return r.body.clone();
-            }
-        }
-        let size: usize = inner
-            .families
-            .values()
-            .map(|f| 128 + f.fragments.values().map(String::len).sum::<usize>())
-            .sum();
-        let mut out = String::with_capacity(size);
+        let f = match format {
+            Format::Text => 0,
+            Format::OpenMetrics => 1,
+        };
+        let mut out = Vec::with_capacity(inner.families.len() * 8);
         for fam in inner.families.values() {
-            write_header(&mut out, &fam.desc, format);
-            for text in fam.fragments.values() {
-                out.push_str(text);
+            let (plain, gz) = &fam.headers[f];
+            out.push(if gzip { gz.clone() } else { plain.clone() });
+            for b in fam.buckets.iter().filter(|b| !b.fragments.is_empty()) {
+                out.push(if gzip { b.gzip() } else { b.plain() });
             }
         }
-        drop(inner);
-        let body = Arc::new(out.into_bytes());
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.retain(|r| r.format != format);
-        cache.push(Rendered { generation, format, body: body.clone() });
-        body
+        out
+    }
+
+    /// The stored families as one plain exposition (without `# EOF`).
+    pub fn render(&self, format: Format) -> Vec<u8> {
+        self.chunks(format, false).concat()
     }
 
     /// The names of the apps that have anything stored, for tests and the landing page.
@@ -341,7 +422,7 @@ mod tests {
     const C: Desc = Desc::counter("wechat_test_records", "A test counter.");
 
     fn text(store: &Store, f: Format) -> String {
-        String::from_utf8(store.render(f).to_vec()).unwrap()
+        String::from_utf8(store.render(f)).unwrap()
     }
 
     #[test]
@@ -394,9 +475,26 @@ mod tests {
         assert_eq!(runs, vec!["wechat_test_gauge", "wechat_test_records_total"], "{t}");
         assert_eq!(families.len(), 6);
         assert_eq!(t.matches("# TYPE").count(), 2);
-        let p1 = store.render(Format::Text);
-        let p2 = store.render(Format::Text);
-        assert!(Arc::ptr_eq(&p1, &p2), "an unchanged store serves its cached body");
+        // Unchanged buckets are served from their cache: the same bytes, not a copy.
+        let c1 = store.chunks(Format::Text, true);
+        let c2 = store.chunks(Format::Text, true);
+        assert_eq!(c1.len(), c2.len());
+        assert!(c1.iter().zip(&c2).all(|(a, b)| a.as_ptr() == b.as_ptr()));
+        // The gzip members together are the plain text.
+        let mut plain = String::new();
+        use std::io::Read as _;
+        flate2::read::MultiGzDecoder::new(&c1.concat()[..]).read_to_string(&mut plain).unwrap();
+        assert_eq!(plain, t);
+        // A change re-renders only its bucket.
+        let z: Arc<str> = Arc::from("z");
+        store.replace(&z, "x", &[Sample::new(&G, 2.0), Sample::new(&C, 1.0)]);
+        let c3 = store.chunks(Format::Text, true);
+        let same = c1.iter().zip(&c3).filter(|(a, b)| a.as_ptr() == b.as_ptr()).count();
+        assert_eq!(same, c1.len() - 1, "only the changed bucket is new");
+        // The same result again changes nothing.
+        store.replace(&z, "x", &[Sample::new(&G, 2.0), Sample::new(&C, 1.0)]);
+        let c4 = store.chunks(Format::Text, true);
+        assert!(c3.iter().zip(&c4).all(|(a, b)| a.as_ptr() == b.as_ptr()));
     }
 
     #[test]

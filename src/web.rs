@@ -2,9 +2,9 @@
 //! page, `/healthz`, `/readyz` and `POST /-/reload`. Nothing here calls WeChat:
 //! a scrape reads the store.
 
-use std::io::Write as _;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -131,36 +131,40 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     })
 }
 
-/// The whole exposition in one format.
-pub fn exposition(shared: &Shared, format: Format) -> Vec<u8> {
-    let stored = shared.store.render(format);
+/// The whole exposition in one format, as chunks (gzip members when `gzip`).
+pub fn exposition_chunks(shared: &Shared, format: Format, gzip: bool) -> Vec<Bytes> {
+    let mut chunks = shared.store.chunks(format, gzip);
     let mut tail = String::new();
     shared.live.render(&mut tail, format);
     if format == Format::OpenMetrics {
         tail.push_str("# EOF\n");
     }
-    let mut out = Vec::with_capacity(stored.len() + tail.len());
-    out.extend_from_slice(&stored);
-    out.extend_from_slice(tail.as_bytes());
-    out
+    chunks.push(if gzip { crate::store::gzip(tail.as_bytes()) } else { Bytes::from(tail) });
+    chunks
+}
+
+/// The whole exposition in one format, as one plain body.
+pub fn exposition(shared: &Shared, format: Format) -> Vec<u8> {
+    exposition_chunks(shared, format, false).concat()
 }
 
 async fn metrics(State(st): State<WebState>, headers: HeaderMap) -> Response {
     let format = negotiate(&headers);
-    let body = exposition(&st.shared, format);
+    let gzip = accepts_gzip(&headers);
+    let chunks = exposition_chunks(&st.shared, format, gzip);
     let mut resp_headers = HeaderMap::new();
     resp_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     resp_headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
-    if accepts_gzip(&headers) {
-        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 8), flate2::Compression::fast());
-        if enc.write_all(&body).is_ok() {
-            if let Ok(gz) = enc.finish() {
-                resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                return (resp_headers, gz).into_response();
-            }
-        }
+    if gzip {
+        resp_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    (resp_headers, body).into_response()
+    let len: usize = chunks.iter().map(Bytes::len).sum();
+    if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
+        resp_headers.insert(header::CONTENT_LENGTH, v);
+    }
+    // The cached chunks go out as they are: no copy of the whole body is made.
+    let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>));
+    (resp_headers, axum::body::Body::from_stream(stream)).into_response()
 }
 
 async fn readyz(State(st): State<WebState>) -> Response {
