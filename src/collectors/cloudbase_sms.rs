@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::{BoxFuture, Collector, Output, PollContext};
 use crate::store::{Desc, Kind, Label, Sample};
-use crate::wechat::{json, Api, WechatError};
+use crate::wechat::{Api, WechatError, json};
 
 /// errcode 10011: no data. An empty result, not a failure.
 pub const NO_DATA: i64 = 10011;
@@ -99,9 +99,16 @@ impl ActType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Query<'a> {
     /// `by_channel`: one row per channel; otherwise one row for the whole activity.
-    Overview { by_channel: bool },
-    Conversion { channel_id: &'a str },
-    Realtime { channel_id: &'a str, act_type: ActType },
+    Overview {
+        by_channel: bool,
+    },
+    Conversion {
+        channel_id: &'a str,
+    },
+    Realtime {
+        channel_id: &'a str,
+        act_type: ActType,
+    },
 }
 
 /// Everything asked about one activity.
@@ -139,7 +146,14 @@ impl<'a> Query<'a> {
         !matches!(self, Query::Realtime { .. })
     }
 
-    pub fn request(self, env_id: &'a str, activity_id: &'a str, begin: i64, end: i64, offset: Option<u64>) -> Request<'a> {
+    pub fn request(
+        self,
+        env_id: &'a str,
+        activity_id: &'a str,
+        begin: i64,
+        end: i64,
+        offset: Option<u64>,
+    ) -> Request<'a> {
         let (by_channel_id, channel_id, act_type) = match self {
             Query::Overview { by_channel } => (Some(if by_channel { "1" } else { "0" }), None, None),
             Query::Conversion { channel_id } => (None, Some(channel_id), None),
@@ -332,7 +346,12 @@ impl Query<'_> {
                     Cell::Missing => continue,
                     Cell::Unparsed => {
                         *unparsed += 1;
-                        tracing::debug!(activity_id, action = self.word(), column = *col_id, "getStatistics value is not a number; skipped");
+                        tracing::debug!(
+                            activity_id,
+                            action = self.word(),
+                            column = *col_id,
+                            "getStatistics value is not a number; skipped"
+                        );
                         continue;
                     }
                 };
@@ -384,7 +403,11 @@ where
             break;
         }
         if out.len() >= MAX_PAGES {
-            tracing::warn!(pages = MAX_PAGES, total_num = total, "getStatistics: giving up paging; the rest is left out");
+            tracing::warn!(
+                pages = MAX_PAGES,
+                total_num = total,
+                "getStatistics: giving up paging; the rest is left out"
+            );
             break;
         }
     }
@@ -439,7 +462,7 @@ mod tests {
 
     use super::*;
     use crate::collectors::Account;
-    use crate::simulator::{data, Options, SimApp, Simulator, SmsActivity};
+    use crate::simulator::{Options, SimApp, Simulator, SmsActivity, data};
     use crate::wechat::client::decode;
 
     const ACT: &str = "21ded5cb6001691405171ba161c603d1";
@@ -486,7 +509,12 @@ mod tests {
             assert_eq!(found[0].value, want, "{col}");
             assert_eq!(
                 labels(found[0]),
-                vec![("env_id", "wedcvfr"), ("activity_id", ACT), ("channel_id", "_cms_sms_"), ("action", "conversion")]
+                vec![
+                    ("env_id", "wedcvfr"),
+                    ("activity_id", ACT),
+                    ("channel_id", "_cms_sms_"),
+                    ("action", "conversion")
+                ]
             );
             assert_eq!(found[0].desc.kind, Kind::Gauge);
         }
@@ -651,7 +679,10 @@ mod tests {
         );
         let a = Activity { activity_id: "a".into(), channel_ids: vec!["c1".into(), "c2".into()] };
         let words: Vec<&str> = queries(&a).iter().map(|q| q.word()).collect();
-        assert_eq!(words, ["overview", "overview", "conversion", "realtime", "realtime", "conversion", "realtime", "realtime"]);
+        assert_eq!(
+            words,
+            ["overview", "overview", "conversion", "realtime", "realtime", "conversion", "realtime", "realtime"]
+        );
         assert_eq!(queries(&Activity { activity_id: "a".into(), channel_ids: vec![] }).len(), 2);
     }
 
@@ -700,17 +731,33 @@ mod tests {
         };
         let num = |s: String| s.parse::<f64>().unwrap();
         let name = |col: &str| format!("{PREFIX}{col}");
-        assert_eq!(value(&name("sms_send_uercnt"), "all", "overview", None), Some(num(cell(None, "overview", "", "sms_send_uercnt"))));
+        assert_eq!(
+            value(&name("sms_send_uercnt"), "all", "overview", None),
+            Some(num(cell(None, "overview", "", "sms_send_uercnt")))
+        );
         for ch in ["_cms_sms_", "spring", "vip"] {
             let want = num(cell(Some(ch), "overview", "", "h5_open_uercnt_percent"));
-            assert_eq!(value(&name("h5_open_uercnt_percent"), ch, "overview", None), Some(want), "{ch}: the third is on page 2");
+            assert_eq!(
+                value(&name("h5_open_uercnt_percent"), ch, "overview", None),
+                Some(want),
+                "{ch}: the third is on page 2"
+            );
             let extra = num(cell(Some(ch), "overview", "", "sms_fail_uercnt"));
             assert_eq!(value(&name("sms_fail_uercnt"), ch, "overview", None), Some(extra));
         }
-        assert_eq!(value(&name("h5_sms_rate"), "spring", "conversion", None), Some(num(cell(Some("spring"), "conversion", "", "h5_sms_rate"))));
+        assert_eq!(
+            value(&name("h5_sms_rate"), "spring", "conversion", None),
+            Some(num(cell(Some("spring"), "conversion", "", "h5_sms_rate")))
+        );
         assert_eq!(value(&name("jump_h5_rate"), "spring", "conversion", None), None, "N/A is no value");
-        assert_eq!(value(&name("act_uercnt"), "spring", "realtime", Some("wxapp")), Some(num(cell(Some("spring"), "realtime", "wxapp", "act_uercnt"))));
-        assert_eq!(value(&name("act_cnt"), "spring", "realtime", Some("h5")), Some(num(cell(Some("spring"), "realtime", "h5", "act_cnt"))));
+        assert_eq!(
+            value(&name("act_uercnt"), "spring", "realtime", Some("wxapp")),
+            Some(num(cell(Some("spring"), "realtime", "wxapp", "act_uercnt")))
+        );
+        assert_eq!(
+            value(&name("act_cnt"), "spring", "realtime", Some("h5")),
+            Some(num(cell(Some("spring"), "realtime", "h5", "act_cnt")))
+        );
         assert!(out.samples.iter().all(|s| !labels(s).contains(&("activity_id", "unknown-activity"))));
         let counter: Vec<f64> = out.samples.iter().filter(|s| s.desc == UNPARSED).map(|s| s.value).collect();
         assert_eq!(counter, vec![1.0]);

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{BoxFuture, Collector, Output, PollContext};
 use crate::cst;
 use crate::store::{Desc, Sample};
-use crate::wechat::{json, Api, WechatError};
+use crate::wechat::{Api, WechatError, json};
 
 pub const SUMMARY: Api = Api::post("getinterfacesummary", "/datacube/getinterfacesummary");
 pub const HOURLY: Api = Api::post("getinterfacesummaryhour", "/datacube/getinterfacesummaryhour");
@@ -164,7 +164,9 @@ pub fn hours_for(rows: Vec<Row>, day: NaiveDate) -> BTreeMap<u32, Row> {
             Some(h) => {
                 out.entry(h).or_insert(row);
             }
-            None => tracing::warn!(ref_hour = ?row.ref_hour, "getinterfacesummaryhour row without a usable ref_hour; skipped"),
+            None => {
+                tracing::warn!(ref_hour = ?row.ref_hour, "getinterfacesummaryhour row without a usable ref_hour; skipped")
+            }
         }
     }
     out
@@ -229,10 +231,10 @@ impl Collector for InterfaceSummary {
             let before = yesterday - Duration::days(1);
             if let Some(day) = Self::fetch_day(cx, yesterday).await? {
                 self.newest = Some(day);
-            } else if self.newest.as_ref().is_none_or(|d| d.date < before) {
-                if let Some(day) = Self::fetch_day(cx, before).await? {
-                    self.newest = Some(day);
-                }
+            } else if self.newest.as_ref().is_none_or(|d| d.date < before)
+                && let Some(day) = Self::fetch_day(cx, before).await?
+            {
+                self.newest = Some(day);
             }
             Ok(match &self.newest {
                 Some(day) => Output { samples: day.samples(), data_date: Some(day.date) },
@@ -250,7 +252,7 @@ mod tests {
 
     use super::*;
     use crate::collectors::Account;
-    use crate::simulator::{data, Options, SimApp, Simulator};
+    use crate::simulator::{Options, SimApp, Simulator, data};
     use crate::wechat::client::decode;
 
     fn fixture(name: &str) -> Response {
@@ -311,11 +313,8 @@ mod tests {
         assert_eq!(value(&s, &HOURLY_CALLBACKS, Some("13")), Some(113.0));
         assert_eq!(value(&s, &HOURLY_CALLBACKS, Some("23")), Some(123.0));
         assert_eq!(value(&s, &HOURLY_MAX_TIME_COST, Some("23")), Some(0.923));
-        let labels: Vec<String> = s
-            .iter()
-            .filter(|x| x.desc == HOURLY_CALLBACKS)
-            .map(|x| x.labels[0].1.clone())
-            .collect();
+        let labels: Vec<String> =
+            s.iter().filter(|x| x.desc == HOURLY_CALLBACKS).map(|x| x.labels[0].1.clone()).collect();
         assert!(labels.iter().all(|h| h.parse::<u32>().is_ok_and(|h| h < 24)), "{labels:?}");
     }
 
@@ -350,9 +349,10 @@ mod tests {
 
     #[test]
     fn missing_fields_are_missing_samples() {
-        let r: Response =
-            decode(br#"{"list":[{"ref_date":"2024-05-06","callback_count":"12","fail_count":0,"max_time_cost":null}]}"#)
-                .unwrap();
+        let r: Response = decode(
+            br#"{"list":[{"ref_date":"2024-05-06","callback_count":"12","fail_count":0,"max_time_cost":null}]}"#,
+        )
+        .unwrap();
         let row = summary_for(r.list, date(2024, 5, 6)).unwrap();
         let s = Day { date: date(2024, 5, 6), summary: row, hours: BTreeMap::new() }.samples();
         assert_eq!(value(&s, &CALLBACKS, None), Some(12.0));
@@ -458,7 +458,8 @@ mod tests {
         let app = SimApp::new("shop", "wxtest00000shop1", Account::Miniprogram);
         let sim = Simulator::start(Options::new(vec![app.clone()])).await.unwrap();
         let client = sim.client_for(&app).unwrap();
-        let err = InterfaceSummary::default().poll(&PollContext { client: &client, now: Utc::now() }).await.unwrap_err();
+        let err =
+            InterfaceSummary::default().poll(&PollContext { client: &client, now: Utc::now() }).await.unwrap_err();
         assert_eq!(err.errcode(), Some(48001));
         assert_eq!(client.telemetry.requests_to(SUMMARY.name), 1);
     }

@@ -2,9 +2,9 @@
 //! of columns and string values, paged through `total_num`, and errcode 10011
 //! when there is no data (an env or activity it does not know).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{data, errcode, SimApp, SimState};
+use super::{SimApp, SimState, data, errcode};
 use crate::collectors::Account;
 
 pub const PATH: &str = "/tcb/getstatistics";
@@ -18,7 +18,8 @@ pub fn answer(_st: &SimState, app: &SimApp, req: &Value) -> Value {
         return errcode(48001, "api unauthorized");
     }
     let invalid = || errcode(200002, "invalid args");
-    let (Some(begin), Some(end)) = (req.get("begin_date").and_then(Value::as_i64), req.get("end_date").and_then(Value::as_i64))
+    let (Some(begin), Some(end)) =
+        (req.get("begin_date").and_then(Value::as_i64), req.get("end_date").and_then(Value::as_i64))
     else {
         return invalid();
     };

@@ -2,9 +2,9 @@
 //! Official Account's API, `YYYY-MM-DD` dates, spans of at most 30 days and 1 day.
 
 use chrono::Duration;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{check_dates, data, errcode, SimApp, SimState};
+use super::{SimApp, SimState, check_dates, data, errcode};
 use crate::collectors::Account;
 use crate::cst;
 
