@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::collectors::{performance, Account, CollectorConfig, Spec};
+use crate::collectors::{cloudbase_sms, performance, Account, CollectorConfig, Spec};
 use crate::secret::Secret;
 use crate::wechat::{ClientSettings, Credential, TokenMode};
 
@@ -104,6 +104,8 @@ struct RawApp {
 struct RawCollectors {
     visit_trend: Option<RawBasic>,
     performance: Option<RawPerformance>,
+    interface_summary: Option<RawBasic>,
+    cloudbase_sms: Option<RawCloudbaseSms>,
 }
 
 #[derive(Deserialize, Default)]
@@ -141,6 +143,30 @@ fn secret_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
         Ok(Some(Scalar::Other(_))) | Err(_) => {
             Err(serde::de::Error::custom("the secret must be a string; quote it (\"...\")"))
         }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCloudbaseSms {
+    #[serde(default, deserialize_with = "duration")]
+    interval: Option<Duration>,
+    env_id: Option<String>,
+    activities: Option<Vec<cloudbase_sms::Activity>>,
+}
+
+/// A collector setting that is wrong: its key below `collectors.`, what would be
+/// right, and text to look for on the offending line (tried in order, from the app's
+/// own lines on).
+struct CollectorError {
+    key: String,
+    message: String,
+    near: Vec<String>,
+}
+
+impl CollectorError {
+    fn new(key: impl Into<String>, message: impl Into<String>, near: &[&str]) -> CollectorError {
+        CollectorError { key: key.into(), message: message.into(), near: near.iter().map(|n| n.to_string()).collect() }
     }
 }
 
@@ -278,8 +304,9 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
             Credential::File(PathBuf::from(path))
         };
 
-        let collectors = collectors(app.collectors, app.account).map_err(|(k, m)| {
-            at(find_line(text, &format!("{k}:"), 0).or(name_line), &format!("apps[{i}].collectors.{k}"), m)
+        let collectors = collectors(app.collectors, app.account).map_err(|e| {
+            let line = e.near.iter().find_map(|n| find_line_from(text, n, name_line.unwrap_or(1))).or(name_line);
+            at(line, &format!("apps[{i}].collectors.{}", e.key), e.message)
         })?;
         for c in &collectors {
             let info = c.spec.info();
@@ -298,7 +325,7 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
 }
 
 /// The app's collectors: those configured, or the account's defaults.
-fn collectors(raw: Option<RawCollectors>, account: Account) -> Result<Vec<CollectorConfig>, (String, String)> {
+fn collectors(raw: Option<RawCollectors>, account: Account) -> Result<Vec<CollectorConfig>, CollectorError> {
     let Some(raw) = raw else {
         return Ok(Spec::defaults(account)
             .into_iter()
@@ -312,23 +339,86 @@ fn collectors(raw: Option<RawCollectors>, account: Account) -> Result<Vec<Collec
     if let Some(c) = raw.performance {
         let queries = c.queries.unwrap_or_else(performance::Query::defaults);
         if queries.is_empty() {
-            return Err(("performance".into(), "queries is empty; leave it out for the three default queries".into()));
+            return Err(CollectorError::new(
+                "performance.queries",
+                "queries is empty; leave it out for the three default queries",
+                &["queries:", "performance:"],
+            ));
         }
         out.push((Spec::Performance(performance::Settings { queries }), c.interval));
+    }
+    if let Some(c) = raw.interface_summary {
+        out.push((Spec::InterfaceSummary, c.interval));
+    }
+    if let Some(c) = raw.cloudbase_sms {
+        let interval = c.interval;
+        out.push((Spec::CloudbaseSms(cloudbase_sms_settings(c)?), interval));
     }
     out.into_iter()
         .map(|(spec, interval)| {
             let info = spec.info();
             if !info.accounts.contains(&account) {
                 let wants: Vec<&str> = info.accounts.iter().map(|a| a.as_str()).collect();
-                return Err((
-                    info.name.to_string(),
+                return Err(CollectorError::new(
+                    info.name,
                     format!("{} is for {} apps, and this one is {}", info.name, wants.join(" and "), account.as_str()),
+                    &[&format!("{}:", info.name)],
                 ));
             }
             Ok(CollectorConfig { interval: interval.unwrap_or(info.default_interval), spec })
         })
         .collect()
+}
+
+/// Checks a `cloudbase_sms` block: an env, at least one activity, no id twice (a
+/// second one would only repeat the first one's series).
+fn cloudbase_sms_settings(raw: RawCloudbaseSms) -> Result<cloudbase_sms::Settings, CollectorError> {
+    let env_id = raw.env_id.as_deref().map(str::trim).unwrap_or_default();
+    if env_id.is_empty() {
+        return Err(CollectorError::new(
+            "cloudbase_sms.env_id",
+            "env_id is required: the CloudBase env the SMS-marketing activities run in (as the CloudBase console shows it)",
+            &["env_id:", "cloudbase_sms:"],
+        ));
+    }
+    let activities = raw.activities.unwrap_or_default();
+    if activities.is_empty() {
+        return Err(CollectorError::new(
+            "cloudbase_sms.activities",
+            "add at least one activity, like `activities: [{activity_id: 21ded5cb…, channel_ids: [_cms_sms_]}]`",
+            &["activities:", "cloudbase_sms:"],
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(activities.len());
+    for (j, a) in activities.into_iter().enumerate() {
+        let key = |k: &str| format!("cloudbase_sms.activities[{j}].{k}");
+        let id = a.activity_id.trim().to_string();
+        if id.is_empty() {
+            return Err(CollectorError::new(key("activity_id"), "the activity_id is empty", &["activity_id:", "activities:"]));
+        }
+        if !seen.insert(id.clone()) {
+            return Err(CollectorError::new(key("activity_id"), format!("activity {id} is listed twice"), &[&id]));
+        }
+        let mut channels = HashSet::new();
+        let mut channel_ids = Vec::with_capacity(a.channel_ids.len());
+        for c in a.channel_ids {
+            let c = c.trim().to_string();
+            if c.is_empty() {
+                return Err(CollectorError::new(
+                    key("channel_ids"),
+                    "a channel id is empty (CloudBase CMS sends as _cms_sms_)",
+                    &["channel_ids:"],
+                ));
+            }
+            if !channels.insert(c.clone()) {
+                return Err(CollectorError::new(key("channel_ids"), format!("channel {c} is listed twice"), &["channel_ids:"]));
+            }
+            channel_ids.push(c);
+        }
+        out.push(cloudbase_sms::Activity { activity_id: id, channel_ids });
+    }
+    Ok(cloudbase_sms::Settings { env_id: env_id.to_string(), activities: out })
 }
 
 /// Reads a secret or token file whole, trimming surrounding whitespace.
@@ -363,6 +453,11 @@ fn expand(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
 /// The 1-based line of the `nth` (0-based) line containing `needle`.
 fn find_line(text: &str, needle: &str, nth: usize) -> Option<usize> {
     text.lines().enumerate().filter(|(_, l)| l.contains(needle)).nth(nth).map(|(i, _)| i + 1)
+}
+
+/// The 1-based line of the first line at or after line `from` (1-based) containing `needle`.
+fn find_line_from(text: &str, needle: &str, from: usize) -> Option<usize> {
+    text.lines().enumerate().skip(from.saturating_sub(1)).find(|(_, l)| l.contains(needle)).map(|(i, _)| i + 1)
 }
 
 /// The 1-based line of the `nth` line holding both `key` and `value`.
@@ -530,6 +625,105 @@ mod tests {
         assert_eq!(c.apps[0].collectors.len(), 1);
         assert_eq!(c.apps[0].collectors[0].interval, Duration::from_secs(5));
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    }
+
+    const OFFICIAL: &str = "apps:\n  - name: news\n    appid: wx2\n    account: official_account\n    secret: s\n";
+    const SMS: &str = "    collectors:\n      cloudbase_sms:\n        interval: 15m\n        env_id: prod-123\n        activities:\n          - activity_id: 21ded5cb6001691405171ba161c603d1\n            channel_ids: [_cms_sms_]\n";
+
+    #[test]
+    fn an_official_account_runs_interface_summary_by_default() {
+        let c = parse_ok(OFFICIAL);
+        let cs = &c.apps[0].collectors;
+        assert_eq!(cs.len(), 1);
+        assert_eq!(cs[0].spec, Spec::InterfaceSummary);
+        assert_eq!(cs[0].interval, Duration::from_secs(3600));
+        let c = parse_ok(&format!("{OFFICIAL}    collectors:\n      interface_summary: {{interval: 30m}}\n"));
+        assert_eq!(c.apps[0].collectors[0].interval, Duration::from_secs(1800));
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      interface_summary: {{}}\n"));
+        assert!(e.message.contains("interface_summary is for official_account apps"), "{e}");
+        assert_eq!(e.key, "apps[0].collectors.interface_summary");
+        assert_eq!(e.line, Some(7), "{e}");
+        let e = parse_err(&format!("{OFFICIAL}    collectors:\n      interface_summary: {{interval: 1h, days: 3}}\n"));
+        assert!(e.message.contains("unknown field `days`"), "{e}");
+    }
+
+    #[test]
+    fn cloudbase_sms_as_the_spec_writes_it() {
+        let c = parse_ok(&format!("{MINIMAL}{SMS}"));
+        let cs = &c.apps[0].collectors;
+        assert_eq!(cs.len(), 1, "only what is configured runs");
+        assert_eq!(cs[0].interval, Duration::from_secs(900));
+        let Spec::CloudbaseSms(s) = &cs[0].spec else { panic!("{:?}", cs[0].spec) };
+        assert_eq!(s.env_id, "prod-123");
+        assert_eq!(
+            s.activities,
+            vec![cloudbase_sms::Activity {
+                activity_id: "21ded5cb6001691405171ba161c603d1".into(),
+                channel_ids: vec!["_cms_sms_".into()]
+            }]
+        );
+        let summary = c.summary();
+        assert!(summary.contains("cloudbase_sms every 15m: cloudbase.getStatistics in env prod-123: activity 21ded5cb"), "{summary}");
+        // Not among the defaults, and the interval defaults to 15m.
+        assert!(parse_ok(MINIMAL).apps[0].collectors.iter().all(|c| c.spec.name() != "cloudbase_sms"));
+        let c = parse_ok(&format!("{MINIMAL}{}", SMS.replace("        interval: 15m\n", "")));
+        assert_eq!(c.apps[0].collectors[0].interval, Duration::from_secs(900));
+        // Channels may be left out: the overview alone.
+        let c = parse_ok(&format!("{MINIMAL}{}", SMS.replace("            channel_ids: [_cms_sms_]\n", "")));
+        let Spec::CloudbaseSms(s) = &c.apps[0].collectors[0].spec else { panic!() };
+        assert!(s.activities[0].channel_ids.is_empty());
+    }
+
+    #[test]
+    fn cloudbase_sms_mistakes_name_the_key() {
+        let e = parse_err(&format!("{MINIMAL}{}", SMS.replace("        env_id: prod-123\n", "")));
+        assert_eq!(e.key, "apps[0].collectors.cloudbase_sms.env_id", "{e}");
+        assert!(e.message.contains("env_id is required"), "{e}");
+        assert_eq!(e.line, Some(7), "the block's line: {e}");
+        let e = parse_err(&format!("{MINIMAL}{}", SMS.replace("prod-123", "\"  \"")));
+        assert_eq!(e.key, "apps[0].collectors.cloudbase_sms.env_id", "{e}");
+        assert_eq!(e.line, Some(9), "{e}");
+
+        let no_acts = "    collectors:\n      cloudbase_sms:\n        env_id: prod-123\n        activities: []\n";
+        let e = parse_err(&format!("{MINIMAL}{no_acts}"));
+        assert_eq!(e.key, "apps[0].collectors.cloudbase_sms.activities", "{e}");
+        assert!(e.message.contains("at least one activity"), "{e}");
+        assert_eq!(e.line, Some(9), "{e}");
+        let e = parse_err(&format!("{MINIMAL}{}", no_acts.replace("        activities: []\n", "")));
+        assert_eq!(e.key, "apps[0].collectors.cloudbase_sms.activities", "{e}");
+
+        let e = parse_err(&format!("{MINIMAL}{}", SMS.replace("channel_ids:", "channels:")));
+        assert!(e.message.contains("unknown field `channels`") && e.message.contains("channel_ids"), "{e}");
+        assert!(e.key.contains("cloudbase_sms.activities[0]"), "{e}");
+        assert_eq!(e.line, Some(12), "{e}");
+        let e = parse_err(&format!("{MINIMAL}{}", SMS.replace("env_id:", "envid:")));
+        assert!(e.message.contains("unknown field `envid`"), "{e}");
+
+        let twice = format!("{MINIMAL}{SMS}          - activity_id: 21ded5cb6001691405171ba161c603d1\n");
+        let e = parse_err(&twice);
+        assert_eq!(e.key, "apps[0].collectors.cloudbase_sms.activities[1].activity_id", "{e}");
+        assert!(e.message.contains("listed twice"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}{}", SMS.replace("[_cms_sms_]", "[_cms_sms_, _cms_sms_]")));
+        assert_eq!(e.key, "apps[0].collectors.cloudbase_sms.activities[0].channel_ids", "{e}");
+        let e = parse_err(&format!("{MINIMAL}{}", SMS.replace("[_cms_sms_]", "[\"\"]")));
+        assert!(e.message.contains("channel id is empty"), "{e}");
+    }
+
+    #[test]
+    fn cloudbase_sms_is_for_mini_programs() {
+        let e = parse_err(&format!("{OFFICIAL}{SMS}"));
+        assert_eq!(e.key, "apps[0].collectors.cloudbase_sms", "{e}");
+        assert!(e.message.contains("cloudbase_sms is for miniprogram apps, and this one is official_account"), "{e}");
+        assert_eq!(e.line, Some(7), "{e}");
+    }
+
+    #[test]
+    fn errors_point_into_the_right_app() {
+        // The second app's mistake is found on its own lines, not on the first app's.
+        let two = format!("{MINIMAL}{SMS}  - name: other\n    appid: wx3\n    account: miniprogram\n    secret: s\n    collectors:\n      cloudbase_sms:\n        activities: [{{activity_id: a}}]\n");
+        let e = parse_err(&two);
+        assert_eq!(e.key, "apps[1].collectors.cloudbase_sms.env_id", "{e}");
+        assert_eq!(e.line, Some(18), "{e}");
     }
 
     #[test]

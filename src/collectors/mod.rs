@@ -2,6 +2,8 @@
 //! response types, its mapping to metrics and its tests. They all sit behind the
 //! small [`Collector`] interface and are registered in one place, [`Spec`].
 
+pub mod cloudbase_sms;
+pub mod interface_summary;
 pub mod performance;
 pub mod visit_trend;
 
@@ -58,6 +60,8 @@ impl Account {
 pub enum Spec {
     VisitTrend,
     Performance(performance::Settings),
+    InterfaceSummary,
+    CloudbaseSms(cloudbase_sms::Settings),
 }
 
 /// What the scheduler and the config need to know of a collector kind.
@@ -84,12 +88,27 @@ pub const PERFORMANCE: KindInfo = KindInfo {
     comfortable_interval: MINUTE,
     accounts: &[Account::Miniprogram],
 };
+pub const INTERFACE_SUMMARY: KindInfo = KindInfo {
+    name: "interface_summary",
+    default_interval: HOUR,
+    comfortable_interval: MINUTE,
+    accounts: &[Account::OfficialAccount],
+};
+/// CloudBase belongs to mini programs: an Official Account has no env of its own.
+pub const CLOUDBASE_SMS: KindInfo = KindInfo {
+    name: "cloudbase_sms",
+    default_interval: Duration::from_secs(15 * 60),
+    comfortable_interval: MINUTE,
+    accounts: &[Account::Miniprogram],
+};
 
 impl Spec {
     pub fn info(&self) -> &'static KindInfo {
         match self {
             Spec::VisitTrend => &VISIT_TREND,
             Spec::Performance(_) => &PERFORMANCE,
+            Spec::InterfaceSummary => &INTERFACE_SUMMARY,
+            Spec::CloudbaseSms(_) => &CLOUDBASE_SMS,
         }
     }
 
@@ -101,7 +120,7 @@ impl Spec {
     pub fn defaults(account: Account) -> Vec<Spec> {
         match account {
             Account::Miniprogram => vec![Spec::VisitTrend, Spec::Performance(performance::Settings::default())],
-            Account::OfficialAccount => vec![],
+            Account::OfficialAccount => vec![Spec::InterfaceSummary],
         }
     }
 
@@ -109,6 +128,8 @@ impl Spec {
         match self {
             Spec::VisitTrend => Box::<visit_trend::VisitTrend>::default(),
             Spec::Performance(s) => Box::new(performance::Performance::new(s.clone())),
+            Spec::InterfaceSummary => Box::<interface_summary::InterfaceSummary>::default(),
+            Spec::CloudbaseSms(s) => Box::new(cloudbase_sms::CloudbaseSms::new(s.clone())),
         }
     }
 
@@ -120,6 +141,12 @@ impl Spec {
                 let queries: Vec<String> = s.queries.iter().map(|q| q.to_string()).collect();
                 format!("{}: {}", performance::API.name, queries.join("; "))
             }
+            Spec::InterfaceSummary => format!(
+                "{} and {} for yesterday (UTC+8)",
+                interface_summary::SUMMARY.name,
+                interface_summary::HOURLY.name
+            ),
+            Spec::CloudbaseSms(s) => s.to_string(),
         }
     }
 }

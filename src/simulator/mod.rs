@@ -3,7 +3,9 @@
 //! applies WeChat's date rules and error codes, and can be told to misbehave
 //! (an errcode, an HTTP error page, a hang, a broken body) for one call.
 
+mod cloudbase_sms;
 pub mod data;
+mod interface_summary;
 mod performance;
 mod visit_trend;
 
@@ -32,6 +34,26 @@ pub struct SimApp {
     pub account: Account,
     /// Sends numbers as strings and leaves fields out, as some real answers do.
     pub odd: bool,
+    /// CloudBase SMS-marketing activities getStatistics knows; any other is 10011.
+    pub sms: Vec<SmsActivity>,
+}
+
+/// A CloudBase SMS-marketing activity: its env, its id and its channels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SmsActivity {
+    pub env_id: String,
+    pub activity_id: String,
+    pub channels: Vec<String>,
+}
+
+impl SmsActivity {
+    pub fn new(env_id: &str, activity_id: &str, channels: &[&str]) -> SmsActivity {
+        SmsActivity {
+            env_id: env_id.into(),
+            activity_id: activity_id.into(),
+            channels: channels.iter().map(|c| c.to_string()).collect(),
+        }
+    }
 }
 
 impl SimApp {
@@ -42,6 +64,7 @@ impl SimApp {
             secret: format!("simsecret-{:016x}", fastrand::u64(..)),
             account,
             odd: false,
+            sms: Vec::new(),
         }
     }
 }
@@ -225,6 +248,16 @@ impl Simulator {
         self.state.revoke_tokens(appid);
     }
 
+    /// A client for `app` against this simulator, for tests that drive a collector directly.
+    pub fn client_for(&self, app: &SimApp) -> Result<crate::wechat::AppClient, crate::wechat::WechatError> {
+        use crate::wechat::{AppClient, ClientSettings, Credential, TokenMode, WechatClient};
+        let settings = ClientSettings { base_url: self.base_url(), timeout: Duration::from_secs(5), max_in_flight: 4 };
+        let shared = Arc::new(WechatClient::new(settings, Arc::new(crate::telemetry::Live::default()))?);
+        let secret = crate::secret::Secret::new(app.secret.as_str());
+        let credential = Credential::Secret { appid: app.appid.clone(), secret, mode: TokenMode::Stable };
+        Ok(AppClient::new(Arc::from(app.name.as_str()), shared, credential))
+    }
+
     /// The tokens currently valid.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.state.tokens.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
@@ -294,6 +327,9 @@ async fn handle(
     let answer = match path.as_str() {
         visit_trend::PATH => visit_trend::answer(&st, &app, &req),
         performance::PATH => performance::answer(&st, &app, &req),
+        interface_summary::SUMMARY_PATH => interface_summary::summary(&st, &app, &req),
+        interface_summary::HOURLY_PATH => interface_summary::hourly(&st, &app, &req),
+        cloudbase_sms::PATH => cloudbase_sms::answer(&st, &app, &req),
         _ => return (StatusCode::NOT_FOUND, "<html><body>404 Not Found</body></html>").into_response(),
     };
     reply(answer)
@@ -367,12 +403,19 @@ pub fn check_dates(st: &SimState, req: &Value, dashed: bool, max_days: i64) -> R
     Ok((begin, end))
 }
 
-/// The demo's apps: two mini programs (one of them answering oddly) and an Official Account.
+/// The demo's apps: two mini programs (one of them answering oddly; the other
+/// running an SMS-marketing activity on CloudBase) and an Official Account.
 pub fn demo_apps() -> Vec<SimApp> {
     let mut game = SimApp::new("game", "wxdemo0000game01", Account::Miniprogram);
     game.odd = true;
+    let mut shop = SimApp::new("shop", "wxdemo0000shop01", Account::Miniprogram);
+    shop.sms = vec![SmsActivity::new(
+        "shop-prod-4g7h2k",
+        "21ded5cb6001691405171ba161c603d1",
+        &["_cms_sms_", "spring_sale", "vip_members"],
+    )];
     vec![
-        SimApp::new("shop", "wxdemo0000shop01", Account::Miniprogram),
+        shop,
         game,
         SimApp::new("news", "wxdemo0000news01", Account::OfficialAccount),
     ]
@@ -394,6 +437,19 @@ pub fn demo_config(base_url: &str, apps: &[SimApp]) -> String {
             out.push_str(
                 "    collectors:\n      visit_trend: {interval: 1m}\n      performance:\n        interval: 1m\n        queries:\n          - {cost_time_type: startup}\n          - {cost_time_type: download}\n          - {cost_time_type: first_render}\n          - {cost_time_type: download, networktype: wifi}\n",
             );
+            // The config takes one env per app: the first activity's, with every activity there.
+            if let Some(env) = a.sms.first().map(|s| s.env_id.as_str()) {
+                out.push_str(&format!("      cloudbase_sms:\n        interval: 1m\n        env_id: {env}\n        activities:\n"));
+                for act in a.sms.iter().filter(|s| s.env_id == env) {
+                    out.push_str(&format!(
+                        "          - activity_id: {}\n            channel_ids: [{}]\n",
+                        act.activity_id,
+                        act.channels.join(", ")
+                    ));
+                }
+            }
+        } else {
+            out.push_str("    collectors:\n      interface_summary: {interval: 1m}\n");
         }
     }
     out

@@ -29,14 +29,25 @@ pub struct Api {
     pub name: &'static str,
     pub path: &'static str,
     pub method: Method,
+    /// Errcodes this API uses for "no data": the collector reads them as an empty
+    /// result, so they are not counted as failures.
+    pub no_data: &'static [i64],
 }
 
 impl Api {
     pub const fn post(name: &'static str, path: &'static str) -> Api {
-        Api { name, path, method: Method::Post }
+        Api { name, path, method: Method::Post, no_data: &[] }
     }
     pub const fn get(name: &'static str, path: &'static str) -> Api {
-        Api { name, path, method: Method::Get }
+        Api { name, path, method: Method::Get, no_data: &[] }
+    }
+    pub const fn with_no_data(self, codes: &'static [i64]) -> Api {
+        Api { no_data: codes, ..self }
+    }
+
+    /// Whether `e` is this API's way of saying "nothing to report".
+    pub fn is_no_data(&self, e: &WechatError) -> bool {
+        e.errcode().is_some_and(|c| self.no_data.contains(&c))
     }
 }
 
@@ -95,6 +106,9 @@ impl Transport<'_> {
         let result = self.send_inner(api, token, build).await;
         result.map_err(|e| {
             let e = scrub_error(e, secrets);
+            if api.is_no_data(&e) {
+                return e;
+            }
             self.telemetry.failure(api.name, e.reason());
             tracing::debug!(app = self.app, api = api.name, error = %e, "WeChat request failed");
             e

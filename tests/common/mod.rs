@@ -36,6 +36,22 @@ pub fn config_for(base_url: &str, apps: &[SimApp], collectors: &str) -> String {
     out
 }
 
+/// A config for `apps` at `base_url`, each with its own collectors block (YAML, indented 4).
+pub fn config_each(base_url: &str, apps: &[(SimApp, String)]) -> String {
+    let mut out = format!("wechat:\n  base_url: {base_url}\n  timeout: 3s\napps:\n");
+    for (a, collectors) in apps {
+        out.push_str(&format!(
+            "  - name: {}\n    appid: {}\n    account: {}\n    secret: {}\n{}",
+            a.name,
+            a.appid,
+            a.account.as_str(),
+            a.secret,
+            collectors
+        ));
+    }
+    out
+}
+
 /// The real binary, running.
 pub struct Exporter {
     pub child: Child,
@@ -96,7 +112,9 @@ impl Exporter {
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("exporter did not start: {}", log.lock().unwrap()));
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("exporter did not start: {}", log.lock().unwrap()));
         Exporter { child, addr, log, dir }
     }
 
