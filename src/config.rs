@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::collectors::{performance, Account, CollectorConfig, Spec};
+use crate::collectors::{performance, realtime_log, Account, CollectorConfig, Spec};
 use crate::secret::Secret;
 use crate::wechat::{ClientSettings, Credential, TokenMode};
 
@@ -103,6 +103,7 @@ struct RawApp {
 struct RawCollectors {
     visit_trend: Option<RawBasic>,
     performance: Option<RawPerformance>,
+    realtime_log: Option<RawRealtimeLog>,
 }
 
 #[derive(Deserialize, Default)]
@@ -118,6 +119,30 @@ struct RawPerformance {
     #[serde(default, deserialize_with = "duration")]
     interval: Option<Duration>,
     queries: Option<Vec<performance::Query>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRealtimeLog {
+    #[serde(default, deserialize_with = "duration")]
+    interval: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    settle: Option<Duration>,
+    #[serde(default, deserialize_with = "budget")]
+    budget: Option<u32>,
+    by_url: Option<bool>,
+}
+
+/// Searches a minute: 1 to WeChat's limit, checked here so the error points at the line.
+fn budget<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(n) = Option::<i64>::deserialize(d)? else { return Ok(None) };
+    let max = realtime_log::WECHAT_LIMIT;
+    match u32::try_from(n) {
+        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(serde::de::Error::custom(format!(
+            "budget {n} is not within 1..={max}: WeChat refuses more than {max} realtime log searches a minute per app; the default 40 leaves room for other users of the app"
+        ))),
+    }
 }
 
 /// A humantime duration (`90s`, `15m`, `1h`), which must be more than zero.
@@ -284,6 +309,15 @@ fn collectors(raw: Option<RawCollectors>, account: Account) -> Result<Vec<Collec
             return Err(("performance".into(), "queries is empty; leave it out for the three default queries".into()));
         }
         out.push((Spec::Performance(performance::Settings { queries }), c.interval));
+    }
+    if let Some(c) = raw.realtime_log {
+        let d = realtime_log::Settings::default();
+        let settings = realtime_log::Settings {
+            settle: c.settle.unwrap_or(d.settle),
+            budget: c.budget.unwrap_or(d.budget),
+            by_url: c.by_url.unwrap_or(d.by_url),
+        };
+        out.push((Spec::RealtimeLog(settings), c.interval));
     }
     out.into_iter()
         .map(|(spec, interval)| {
@@ -485,6 +519,42 @@ mod tests {
         assert_eq!(c.apps[0].collectors.len(), 1);
         assert_eq!(c.apps[0].collectors[0].interval, Duration::from_secs(5));
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn realtime_log_settings_and_their_limits() {
+        let c = parse_ok(&format!("{MINIMAL}    collectors:\n      realtime_log:\n        interval: 30s\n        settle: 2m\n        budget: 10\n        by_url: true\n"));
+        let rt = &c.apps[0].collectors[0];
+        assert_eq!(rt.interval, Duration::from_secs(30));
+        assert_eq!(
+            rt.spec,
+            Spec::RealtimeLog(realtime_log::Settings { settle: Duration::from_secs(120), budget: 10, by_url: true })
+        );
+        let d = parse_ok(&format!("{MINIMAL}    collectors:\n      realtime_log: {{}}\n"));
+        assert_eq!(d.apps[0].collectors[0].interval, Duration::from_secs(60));
+        assert_eq!(d.apps[0].collectors[0].spec, Spec::RealtimeLog(realtime_log::Settings::default()));
+        assert!(d.warnings.is_empty());
+        for bad in ["0", "51", "-1", "99999999999"] {
+            let e = parse_err(&format!("{MINIMAL}    collectors:\n      realtime_log:\n        budget: {bad}\n"));
+            assert_eq!(e.line, Some(8), "{e}");
+            assert!(e.key.contains("realtime_log.budget"), "{e}");
+            assert!(e.message.contains("1..=50"), "{e}");
+        }
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      realtime_log: {{setle: 1m}}\n"));
+        assert!(e.message.contains("unknown field `setle`") && e.message.contains("settle"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      realtime_log: {{by_url: sometimes}}\n"));
+        assert!(e.key.contains("by_url"), "{e}");
+        let e = parse_err(&format!("{}    collectors:\n      realtime_log: {{}}\n", MINIMAL.replace("miniprogram", "official_account")));
+        assert!(e.message.contains("realtime_log is for miniprogram"), "{e}");
+    }
+
+    #[test]
+    fn a_mini_program_counts_its_realtime_log_by_default() {
+        let c = parse_ok(MINIMAL);
+        let rt = c.apps[0].collectors.iter().find(|c| c.spec.name() == "realtime_log").expect("realtime_log runs by default");
+        assert_eq!(rt.interval, Duration::from_secs(60));
+        let s = c.summary();
+        assert!(s.contains("realtime_log every 1m: realtimelogSearch: records by level from the exporter's start, windows searched 1m after they end, at most 40 searches a minute"), "{s}");
     }
 
     #[test]

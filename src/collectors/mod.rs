@@ -3,6 +3,7 @@
 //! small [`Collector`] interface and are registered in one place, [`Spec`].
 
 pub mod performance;
+pub mod realtime_log;
 pub mod visit_trend;
 
 use std::future::Future;
@@ -58,6 +59,7 @@ impl Account {
 pub enum Spec {
     VisitTrend,
     Performance(performance::Settings),
+    RealtimeLog(realtime_log::Settings),
 }
 
 /// What the scheduler and the config need to know of a collector kind.
@@ -84,12 +86,21 @@ pub const PERFORMANCE: KindInfo = KindInfo {
     comfortable_interval: MINUTE,
     accounts: &[Account::Miniprogram],
 };
+pub const REALTIME_LOG: KindInfo = KindInfo {
+    name: "realtime_log",
+    default_interval: MINUTE,
+    // Windows move on a 10-second grid; polling more often finds nothing new.
+    // The search budget holds at any interval.
+    comfortable_interval: Duration::from_secs(realtime_log::GRAIN as u64),
+    accounts: &[Account::Miniprogram],
+};
 
 impl Spec {
     pub fn info(&self) -> &'static KindInfo {
         match self {
             Spec::VisitTrend => &VISIT_TREND,
             Spec::Performance(_) => &PERFORMANCE,
+            Spec::RealtimeLog(_) => &REALTIME_LOG,
         }
     }
 
@@ -100,7 +111,11 @@ impl Spec {
     /// The collectors an account runs when its config names none.
     pub fn defaults(account: Account) -> Vec<Spec> {
         match account {
-            Account::Miniprogram => vec![Spec::VisitTrend, Spec::Performance(performance::Settings::default())],
+            Account::Miniprogram => vec![
+                Spec::VisitTrend,
+                Spec::Performance(performance::Settings::default()),
+                Spec::RealtimeLog(realtime_log::Settings::default()),
+            ],
             Account::OfficialAccount => vec![],
         }
     }
@@ -109,6 +124,7 @@ impl Spec {
         match self {
             Spec::VisitTrend => Box::<visit_trend::VisitTrend>::default(),
             Spec::Performance(s) => Box::new(performance::Performance::new(s.clone())),
+            Spec::RealtimeLog(s) => Box::new(realtime_log::RealtimeLog::new(s.clone())),
         }
     }
 
@@ -120,6 +136,7 @@ impl Spec {
                 let queries: Vec<String> = s.queries.iter().map(|q| q.to_string()).collect();
                 format!("{}: {}", performance::API.name, queries.join("; "))
             }
+            Spec::RealtimeLog(s) => s.to_string(),
         }
     }
 }
