@@ -5,6 +5,7 @@
 
 pub mod data;
 mod performance;
+pub mod realtime_log;
 mod visit_trend;
 
 use std::collections::{HashMap, VecDeque};
@@ -94,6 +95,7 @@ pub struct SimState {
     tokens: Mutex<HashMap<String, Token>>,
     calls: Mutex<Vec<Call>>,
     faults: Mutex<HashMap<(String, String), VecDeque<Fault>>>,
+    realtime_logs: realtime_log::Logs,
 }
 
 impl SimState {
@@ -110,6 +112,10 @@ impl SimState {
     pub fn published(&self, day: NaiveDate) -> bool {
         let now = self.now();
         day < self.yesterday() || (day == self.yesterday() && now.with_timezone(&cst::offset()).hour() >= self.publish_hour)
+    }
+
+    pub fn realtime_logs(&self) -> &realtime_log::Logs {
+        &self.realtime_logs
     }
 
     fn app(&self, appid: &str) -> Option<&SimApp> {
@@ -186,6 +192,7 @@ impl Simulator {
             tokens: Mutex::default(),
             calls: Mutex::default(),
             faults: Mutex::default(),
+            realtime_logs: realtime_log::Logs::default(),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -217,6 +224,11 @@ impl Simulator {
     /// Invalidates an app's tokens, as another service calling `/cgi-bin/token` would.
     pub fn revoke_tokens(&self, appid: &str) {
         self.state.revoke_tokens(appid);
+    }
+
+    /// The realtime log streams: append records, turn the generator off, read the search rate.
+    pub fn realtime_logs(&self) -> &realtime_log::Logs {
+        self.state.realtime_logs()
     }
 
     /// The tokens currently valid, for leak tests.
@@ -283,6 +295,7 @@ async fn handle(
     let answer = match path.as_str() {
         visit_trend::PATH => visit_trend::answer(&st, &app, &req),
         performance::PATH => performance::answer(&st, &app, &req),
+        realtime_log::PATH => realtime_log::answer(&st, &app, &req),
         _ => return (StatusCode::NOT_FOUND, "<html><body>404 Not Found</body></html>").into_response(),
     };
     reply(answer)
@@ -375,6 +388,10 @@ pub fn demo_config(base_url: &str, apps: &[SimApp]) -> String {
             out.push_str(
                 "    collectors:\n      visit_trend: {interval: 1m}\n      performance:\n        interval: 1m\n        queries:\n          - {cost_time_type: startup}\n          - {cost_time_type: download}\n          - {cost_time_type: first_render}\n          - {cost_time_type: download, networktype: wifi}\n",
             );
+            // A short settle, so counters move within a minute of starting; the
+            // simulator indexes records up to 20s late. One app shows the url breakdown.
+            let by_url = if a.odd { "" } else { ", by_url: true" };
+            out.push_str(&format!("      realtime_log: {{interval: 15s, settle: 30s{by_url}}}\n"));
         }
     }
     out
