@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::collectors::{cloudbase_sms, performance, Account, CollectorConfig, Spec};
+use crate::collectors::{cloudbase_sms, performance, realtime_log, Account, CollectorConfig, Spec};
 use crate::secret::Secret;
 use crate::wechat::{ClientSettings, Credential, TokenMode};
 
@@ -106,6 +106,7 @@ struct RawCollectors {
     performance: Option<RawPerformance>,
     interface_summary: Option<RawBasic>,
     cloudbase_sms: Option<RawCloudbaseSms>,
+    realtime_log: Option<RawRealtimeLog>,
 }
 
 #[derive(Deserialize, Default)]
@@ -167,6 +168,30 @@ struct CollectorError {
 impl CollectorError {
     fn new(key: impl Into<String>, message: impl Into<String>, near: &[&str]) -> CollectorError {
         CollectorError { key: key.into(), message: message.into(), near: near.iter().map(|n| n.to_string()).collect() }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRealtimeLog {
+    #[serde(default, deserialize_with = "duration")]
+    interval: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    settle: Option<Duration>,
+    #[serde(default, deserialize_with = "budget")]
+    budget: Option<u32>,
+    by_url: Option<bool>,
+}
+
+/// Searches a minute: 1 to WeChat's limit, checked here so the error points at the line.
+fn budget<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(n) = Option::<i64>::deserialize(d)? else { return Ok(None) };
+    let max = realtime_log::WECHAT_LIMIT;
+    match u32::try_from(n) {
+        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(serde::de::Error::custom(format!(
+            "budget {n} is not within 1..={max}: WeChat refuses more than {max} realtime log searches a minute per app; the default 40 leaves room for other users of the app"
+        ))),
     }
 }
 
@@ -353,6 +378,15 @@ fn collectors(raw: Option<RawCollectors>, account: Account) -> Result<Vec<Collec
     if let Some(c) = raw.cloudbase_sms {
         let interval = c.interval;
         out.push((Spec::CloudbaseSms(cloudbase_sms_settings(c)?), interval));
+    }
+    if let Some(c) = raw.realtime_log {
+        let d = realtime_log::Settings::default();
+        let settings = realtime_log::Settings {
+            settle: c.settle.unwrap_or(d.settle),
+            budget: c.budget.unwrap_or(d.budget),
+            by_url: c.by_url.unwrap_or(d.by_url),
+        };
+        out.push((Spec::RealtimeLog(settings), c.interval));
     }
     out.into_iter()
         .map(|(spec, interval)| {
@@ -724,6 +758,42 @@ mod tests {
         let e = parse_err(&two);
         assert_eq!(e.key, "apps[1].collectors.cloudbase_sms.env_id", "{e}");
         assert_eq!(e.line, Some(18), "{e}");
+    }
+
+    #[test]
+    fn realtime_log_settings_and_their_limits() {
+        let c = parse_ok(&format!("{MINIMAL}    collectors:\n      realtime_log:\n        interval: 30s\n        settle: 2m\n        budget: 10\n        by_url: true\n"));
+        let rt = &c.apps[0].collectors[0];
+        assert_eq!(rt.interval, Duration::from_secs(30));
+        assert_eq!(
+            rt.spec,
+            Spec::RealtimeLog(realtime_log::Settings { settle: Duration::from_secs(120), budget: 10, by_url: true })
+        );
+        let d = parse_ok(&format!("{MINIMAL}    collectors:\n      realtime_log: {{}}\n"));
+        assert_eq!(d.apps[0].collectors[0].interval, Duration::from_secs(60));
+        assert_eq!(d.apps[0].collectors[0].spec, Spec::RealtimeLog(realtime_log::Settings::default()));
+        assert!(d.warnings.is_empty());
+        for bad in ["0", "51", "-1", "99999999999"] {
+            let e = parse_err(&format!("{MINIMAL}    collectors:\n      realtime_log:\n        budget: {bad}\n"));
+            assert_eq!(e.line, Some(8), "{e}");
+            assert!(e.key.contains("realtime_log.budget"), "{e}");
+            assert!(e.message.contains("1..=50"), "{e}");
+        }
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      realtime_log: {{setle: 1m}}\n"));
+        assert!(e.message.contains("unknown field `setle`") && e.message.contains("settle"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      realtime_log: {{by_url: sometimes}}\n"));
+        assert!(e.key.contains("by_url"), "{e}");
+        let e = parse_err(&format!("{}    collectors:\n      realtime_log: {{}}\n", MINIMAL.replace("miniprogram", "official_account")));
+        assert!(e.message.contains("realtime_log is for miniprogram"), "{e}");
+    }
+
+    #[test]
+    fn a_mini_program_counts_its_realtime_log_by_default() {
+        let c = parse_ok(MINIMAL);
+        let rt = c.apps[0].collectors.iter().find(|c| c.spec.name() == "realtime_log").expect("realtime_log runs by default");
+        assert_eq!(rt.interval, Duration::from_secs(60));
+        let s = c.summary();
+        assert!(s.contains("realtime_log every 1m: realtimelogSearch: records by level from the exporter's start, windows searched 1m after they end, at most 40 searches a minute"), "{s}");
     }
 
     #[test]

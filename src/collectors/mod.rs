@@ -5,6 +5,7 @@
 pub mod cloudbase_sms;
 pub mod interface_summary;
 pub mod performance;
+pub mod realtime_log;
 pub mod visit_trend;
 
 use std::future::Future;
@@ -62,6 +63,7 @@ pub enum Spec {
     Performance(performance::Settings),
     InterfaceSummary,
     CloudbaseSms(cloudbase_sms::Settings),
+    RealtimeLog(realtime_log::Settings),
 }
 
 /// What the scheduler and the config need to know of a collector kind.
@@ -101,6 +103,14 @@ pub const CLOUDBASE_SMS: KindInfo = KindInfo {
     comfortable_interval: MINUTE,
     accounts: &[Account::Miniprogram],
 };
+pub const REALTIME_LOG: KindInfo = KindInfo {
+    name: "realtime_log",
+    default_interval: MINUTE,
+    // Windows move on a 10-second grid; polling more often finds nothing new.
+    // The search budget holds at any interval.
+    comfortable_interval: Duration::from_secs(realtime_log::GRAIN as u64),
+    accounts: &[Account::Miniprogram],
+};
 
 impl Spec {
     pub fn info(&self) -> &'static KindInfo {
@@ -109,6 +119,7 @@ impl Spec {
             Spec::Performance(_) => &PERFORMANCE,
             Spec::InterfaceSummary => &INTERFACE_SUMMARY,
             Spec::CloudbaseSms(_) => &CLOUDBASE_SMS,
+            Spec::RealtimeLog(_) => &REALTIME_LOG,
         }
     }
 
@@ -119,7 +130,11 @@ impl Spec {
     /// The collectors an account runs when its config names none.
     pub fn defaults(account: Account) -> Vec<Spec> {
         match account {
-            Account::Miniprogram => vec![Spec::VisitTrend, Spec::Performance(performance::Settings::default())],
+            Account::Miniprogram => vec![
+                Spec::VisitTrend,
+                Spec::Performance(performance::Settings::default()),
+                Spec::RealtimeLog(realtime_log::Settings::default()),
+            ],
             Account::OfficialAccount => vec![Spec::InterfaceSummary],
         }
     }
@@ -130,6 +145,7 @@ impl Spec {
             Spec::Performance(s) => Box::new(performance::Performance::new(s.clone())),
             Spec::InterfaceSummary => Box::<interface_summary::InterfaceSummary>::default(),
             Spec::CloudbaseSms(s) => Box::new(cloudbase_sms::CloudbaseSms::new(s.clone())),
+            Spec::RealtimeLog(s) => Box::new(realtime_log::RealtimeLog::new(s.clone())),
         }
     }
 
@@ -147,6 +163,7 @@ impl Spec {
                 interface_summary::HOURLY.name
             ),
             Spec::CloudbaseSms(s) => s.to_string(),
+            Spec::RealtimeLog(s) => s.to_string(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod cloudbase_sms;
 pub mod data;
 mod interface_summary;
 mod performance;
+pub mod realtime_log;
 mod visit_trend;
 
 use std::collections::{HashMap, VecDeque};
@@ -121,6 +122,7 @@ pub struct SimState {
     issued: Mutex<Vec<String>>,
     calls: Mutex<Vec<Call>>,
     faults: Mutex<HashMap<(String, String), VecDeque<Fault>>>,
+    realtime_logs: realtime_log::Logs,
 }
 
 impl SimState {
@@ -137,6 +139,10 @@ impl SimState {
     pub fn published(&self, day: NaiveDate) -> bool {
         let now = self.now();
         day < self.yesterday() || (day == self.yesterday() && now.with_timezone(&cst::offset()).hour() >= self.publish_hour)
+    }
+
+    pub fn realtime_logs(&self) -> &realtime_log::Logs {
+        &self.realtime_logs
     }
 
     fn app(&self, appid: &str) -> Option<&SimApp> {
@@ -215,6 +221,7 @@ impl Simulator {
             issued: Mutex::default(),
             calls: Mutex::default(),
             faults: Mutex::default(),
+            realtime_logs: realtime_log::Logs::default(),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -256,6 +263,11 @@ impl Simulator {
         let secret = crate::secret::Secret::new(app.secret.as_str());
         let credential = Credential::Secret { appid: app.appid.clone(), secret, mode: TokenMode::Stable };
         Ok(AppClient::new(Arc::from(app.name.as_str()), shared, credential))
+    }
+
+    /// The realtime log streams: append records, turn the generator off, read the search rate.
+    pub fn realtime_logs(&self) -> &realtime_log::Logs {
+        self.state.realtime_logs()
     }
 
     /// The tokens currently valid.
@@ -330,6 +342,7 @@ async fn handle(
         interface_summary::SUMMARY_PATH => interface_summary::summary(&st, &app, &req),
         interface_summary::HOURLY_PATH => interface_summary::hourly(&st, &app, &req),
         cloudbase_sms::PATH => cloudbase_sms::answer(&st, &app, &req),
+        realtime_log::PATH => realtime_log::answer(&st, &app, &req),
         _ => return (StatusCode::NOT_FOUND, "<html><body>404 Not Found</body></html>").into_response(),
     };
     reply(answer)
@@ -437,6 +450,10 @@ pub fn demo_config(base_url: &str, apps: &[SimApp]) -> String {
             out.push_str(
                 "    collectors:\n      visit_trend: {interval: 1m}\n      performance:\n        interval: 1m\n        queries:\n          - {cost_time_type: startup}\n          - {cost_time_type: download}\n          - {cost_time_type: first_render}\n          - {cost_time_type: download, networktype: wifi}\n",
             );
+            // A short settle, so counters move within a minute of starting; the
+            // simulator indexes records up to 20s late. One app shows the url breakdown.
+            let by_url = if a.odd { "" } else { ", by_url: true" };
+            out.push_str(&format!("      realtime_log: {{interval: 15s, settle: 30s{by_url}}}\n"));
             // The config takes one env per app: the first activity's, with every activity there.
             if let Some(env) = a.sms.first().map(|s| s.env_id.as_str()) {
                 out.push_str(&format!("      cloudbase_sms:\n        interval: 1m\n        env_id: {env}\n        activities:\n"));
