@@ -57,6 +57,24 @@ pub struct Args {
     /// Poll every collector once, print the metrics to stdout, exit non-zero if any collector failed.
     #[arg(long = "once", env = "WECHAT_EXPORTER_ONCE")]
     pub once: bool,
+
+    /// Split the apps over this many exporters, by a stable hash of the app name.
+    #[arg(long = "shard.count", env = "WECHAT_EXPORTER_SHARD_COUNT", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub shard_count: u32,
+
+    /// This exporter's share, 0 to shard.count-1. A StatefulSet pod name such as
+    /// `wechat-exporter-2` is read as its ordinal, 2.
+    #[arg(long = "shard.index", env = "WECHAT_EXPORTER_SHARD_INDEX", default_value = "0", value_parser = shard_index)]
+    pub shard_index: u32,
+}
+
+/// A shard index: a number, or a name ending in `-<number>` (a StatefulSet pod's hostname).
+fn shard_index(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    s.parse()
+        .ok()
+        .or_else(|| s.rsplit('-').next().and_then(|n| n.parse().ok()))
+        .ok_or_else(|| format!("{s:?} is neither a number nor a name ending in -<number>"))
 }
 
 /// Reads `:9767` as every interface, as node_exporter does.
@@ -77,6 +95,15 @@ mod tests {
         assert_eq!(a.listen_address, ":9767");
         assert_eq!(a.telemetry_path, "/metrics");
         assert!(Args::try_parse_from(["wechat-exporter", "--log.level", "loud"]).is_err());
+    }
+
+    #[test]
+    fn shard_index_from_a_number_or_a_pod_name() {
+        let a = |v: &str| Args::try_parse_from(["wechat-exporter", "--shard.count", "3", "--shard.index", v]);
+        assert_eq!(a("2").unwrap().shard_index, 2);
+        assert_eq!(a("wechat-exporter-1").unwrap().shard_index, 1);
+        assert!(a("wechat-exporter").is_err());
+        assert!(Args::try_parse_from(["wechat-exporter", "--shard.count", "0"]).is_err());
     }
 
     #[test]

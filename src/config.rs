@@ -455,6 +455,11 @@ fn cloudbase_sms_settings(raw: RawCloudbaseSms) -> Result<cloudbase_sms::Setting
     Ok(cloudbase_sms::Settings { env_id: env_id.to_string(), activities: out })
 }
 
+/// The shard an app name belongs to.
+pub fn shard_of(name: &str, count: u32) -> u32 {
+    (crate::fnv::hash(name.as_bytes()) % u64::from(count.max(1))) as u32
+}
+
 /// Reads a secret or token file whole, trimming surrounding whitespace.
 pub fn read_secret_file(path: &str) -> Result<Secret, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
@@ -504,6 +509,17 @@ fn find_line_value(text: &str, key: &str, value: &str, nth: usize) -> Option<usi
 }
 
 impl Config {
+    /// Keeps only this exporter's share of the apps: those whose name hashes to
+    /// `index` of `count`. The hash is FNV-1a of the name, stable across versions
+    /// and machines, so every instance agrees on who polls what.
+    pub fn shard(&mut self, count: u32, index: u32) -> Result<(), String> {
+        if count == 0 || index >= count {
+            return Err(format!("--shard.index {index} is not within 0..{count} (--shard.count)"));
+        }
+        self.apps.retain(|a| shard_of(&a.name, count) == index);
+        Ok(())
+    }
+
     /// What `--config.check` prints: every app and what it will poll.
     pub fn summary(&self) -> String {
         let mut out = format!(
@@ -794,6 +810,31 @@ mod tests {
         assert_eq!(rt.interval, Duration::from_secs(60));
         let s = c.summary();
         assert!(s.contains("realtime_log every 1m: realtimelogSearch: records by level from the exporter's start, windows searched 1m after they end, at most 40 searches a minute"), "{s}");
+    }
+
+    #[test]
+    fn shards_split_the_apps_exactly_once() {
+        let mut text = String::from("apps:\n");
+        for i in 0..500 {
+            text.push_str(&format!("  - {{name: app-{i}, appid: wx{i}, account: official_account, secret: s}}\n"));
+        }
+        let all = parse_ok(&text);
+        for count in 1..=5u32 {
+            let mut seen: Vec<String> = Vec::new();
+            for index in 0..count {
+                let mut c = all.clone();
+                c.shard(count, index).unwrap();
+                if count > 1 {
+                    assert!(c.apps.len() < all.apps.len() && !c.apps.is_empty(), "shard {index}/{count} has {}", c.apps.len());
+                }
+                seen.extend(c.apps.iter().map(|a| a.name.to_string()));
+            }
+            seen.sort();
+            let mut want: Vec<String> = all.apps.iter().map(|a| a.name.to_string()).collect();
+            want.sort();
+            assert_eq!(seen, want, "{count} shards serve every app exactly once");
+        }
+        assert!(all.clone().shard(3, 3).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod args;
 pub mod collectors;
 pub mod config;
 pub mod cst;
+pub mod fnv;
 pub mod scheduler;
 pub mod secret;
 pub mod simulator;

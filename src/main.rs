@@ -60,11 +60,29 @@ struct Source {
 }
 
 impl Source {
+    /// Loads the config and keeps this shard's apps.
     fn load(&self) -> Result<Config, config::ConfigError> {
-        match &self.demo {
-            Some((_, text)) => config::parse(text, "<demo>", &|_| None),
-            None => config::load(&self.args.config_file),
+        let (mut config, file) = match &self.demo {
+            Some((_, text)) => (config::parse(text, "<demo>", &|_| None)?, "<demo>".to_string()),
+            None => (config::load(&self.args.config_file)?, self.args.config_file.display().to_string()),
+        };
+        let all = config.apps.len();
+        config.shard(self.args.shard_count, self.args.shard_index).map_err(|message| config::ConfigError {
+            file,
+            line: None,
+            key: "--shard.index".into(),
+            message,
+        })?;
+        if self.args.shard_count > 1 {
+            tracing::info!(
+                shard = self.args.shard_index,
+                shards = self.args.shard_count,
+                apps = config.apps.len(),
+                of = all,
+                "polling this shard's share of the apps"
+            );
         }
+        Ok(config)
     }
 }
 
@@ -93,6 +111,9 @@ async fn run(args: Args) -> Result<ExitCode> {
         tracing::warn!("{w}");
     }
     if args.config_check {
+        if args.shard_count > 1 {
+            println!("shard {} of {}: {} apps", args.shard_index, args.shard_count, config.apps.len());
+        }
         print!("{}", config.summary());
         println!("config OK");
         return Ok(ExitCode::SUCCESS);

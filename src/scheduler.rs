@@ -150,15 +150,24 @@ impl Poller {
         store_exporter_part(&self.shared.store, &self.app, &self.client);
     }
 
-    async fn run(mut self, interval: Duration) {
-        // A little jitter, so apps configured alike do not all fire in the same instant.
-        tokio::time::sleep(jitter(interval.min(Duration::from_secs(50)) / 10)).await;
+    async fn run(mut self, interval: Duration, first: Duration) {
+        tokio::time::sleep(first).await;
         loop {
             let _ = self.poll().await;
             let wait = interval.mul_f64(0.95) + jitter(interval / 10);
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// How long after start a collector first polls. A few apps poll at once; a large
+/// fleet is spread over a window that grows with it (5 ms a collector, at most the
+/// interval), each pair at a fixed phase, so 10,000 apps do not fire together and
+/// keep their spacing afterwards.
+fn first_delay(app: &str, collector: &str, interval: Duration, pairs: usize) -> Duration {
+    let window = Duration::from_millis(5 * pairs as u64).min(interval);
+    let phase = crate::fnv::hash_parts(&[app, collector]) as f64 / u64::MAX as f64;
+    window.mul_f64(phase)
 }
 
 fn jitter(max: Duration) -> Duration {
@@ -203,6 +212,7 @@ impl Scheduler {
         self.client = Some(client.clone());
 
         let wanted: HashMap<&str, &AppConfig> = config.apps.iter().map(|a| (&*a.name, a)).collect();
+        let pairs: usize = config.apps.iter().map(|a| a.collectors.len()).sum();
         let gone: Vec<Arc<str>> = self.apps.keys().filter(|n| !wanted.contains_key(&***n)).cloned().collect();
         for name in gone {
             self.stop_app(&name);
@@ -249,7 +259,8 @@ impl Scheduler {
                     },
                 );
                 let poller = Poller::new(shared.clone(), app.clone(), app_client.clone(), c);
-                let handle = tokio::spawn(poller.run(c.interval));
+                let first = first_delay(&app.name, c.spec.name(), c.interval, pairs);
+                let handle = tokio::spawn(poller.run(c.interval, first));
                 running.tasks.push((c.clone(), handle));
             }
             store_exporter_part(&shared.store, app, &app_client);
@@ -300,4 +311,29 @@ pub async fn poll_once(shared: Arc<Shared>, config: &Config) -> Result<Vec<(Stri
         }
     }
     Ok(failures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_fleet_is_spread_and_a_small_one_starts_at_once() {
+        let hour = Duration::from_secs(3600);
+        for i in 0..50 {
+            assert!(first_delay(&format!("app{i}"), "visit_trend", hour, 6) <= Duration::from_millis(30));
+        }
+        let delays: Vec<Duration> = (0..10_000).map(|i| first_delay(&format!("app{i}"), "visit_trend", hour, 30_000)).collect();
+        let window = Duration::from_secs(150);
+        assert!(delays.iter().all(|d| *d <= window));
+        // Spread evenly: each tenth of the window holds roughly a tenth of the apps.
+        for tenth in 0..10 {
+            let lo = window.mul_f64(tenth as f64 / 10.0);
+            let hi = window.mul_f64((tenth + 1) as f64 / 10.0);
+            let n = delays.iter().filter(|d| **d >= lo && **d < hi).count();
+            assert!((800..1200).contains(&n), "tenth {tenth}: {n}");
+        }
+        // Never longer than the interval itself.
+        assert!(first_delay("a", "realtime_log", Duration::from_secs(60), 1_000_000) <= Duration::from_secs(60));
+    }
 }

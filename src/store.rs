@@ -295,9 +295,7 @@ impl Family {
 }
 
 fn bucket_of(app: &str) -> usize {
-    // FNV-1a: cheap and stable.
-    let h = app.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    (h % BUCKETS as u64) as usize
+    (crate::fnv::hash(app.as_bytes()) % BUCKETS as u64) as usize
 }
 
 #[derive(Default)]

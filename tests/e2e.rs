@@ -219,3 +219,35 @@ fn flags_come_from_the_environment_too() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("app shop"));
 }
+
+#[test]
+fn shards_serve_every_app_exactly_once() {
+    let dir = tempdir("shards");
+    let path = dir.join("c.yml");
+    let mut text = String::from("apps:\n");
+    for i in 0..40 {
+        text.push_str(&format!("  - {{name: app{i}, appid: wx{i}, account: official_account, secret: s{i}}}\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    let mut seen = Vec::new();
+    for index in ["0", "wechat-exporter-1", "2"] {
+        let out = Command::new(bin())
+            .args(["--config.check", "--shard.count", "3", "--config.file"])
+            .arg(&path)
+            .env("WECHAT_EXPORTER_SHARD_INDEX", index)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let apps: Vec<String> = stdout.lines().filter_map(|l| l.strip_prefix("app ")?.split(' ').next().map(str::to_string)).collect();
+        assert!(!apps.is_empty() && apps.len() < 40, "shard {index}: {apps:?}");
+        seen.extend(apps);
+    }
+    seen.sort();
+    let mut want: Vec<String> = (0..40).map(|i| format!("app{i}")).collect();
+    want.sort();
+    assert_eq!(seen, want);
+    let out = Command::new(bin()).args(["--config.check", "--shard.count", "3", "--shard.index", "3", "--config.file"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--shard.index 3 is not within 0..3"));
+}

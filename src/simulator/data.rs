@@ -6,16 +6,9 @@ use chrono::NaiveDate;
 
 use super::SmsActivity;
 
-/// FNV-1a: small, stable across Rust versions (unlike the std hasher).
+/// The hash every simulated number comes from.
 pub fn hash(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.bytes().chain(std::iter::once(0xff)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
+    crate::fnv::hash_parts(parts)
 }
 
 /// A whole number in `lo..hi`.
