@@ -1,0 +1,347 @@
+//! Scale benchmark: one exporter polling thousands of simulated mini programs,
+//! scraped alone and by 50 at once, soaked, and compared side by side with
+//! node_exporter's textfile collector serving the same series.
+//!
+//!     cargo bench --bench scale -- --apps 10000 --soak 600
+//!
+//! The simulator runs in this process; the exporter and node_exporter
+//! (`prometheus-node-exporter`, Debian) in their own, so their memory is their own.
+//! Prints a Markdown report (the source of BENCHMARKS.md).
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wechat_exporter::simulator::{Options, SimApp, Simulator};
+
+struct Args {
+    apps: usize,
+    soak: u64,
+    scrapes: usize,
+    concurrency: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args { apps: 10_000, soak: 600, scrapes: 30, concurrency: 50 };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < argv.len() {
+        let v = argv.get(i + 1).and_then(|v| v.parse::<u64>().ok());
+        match (argv[i].as_str(), v) {
+            ("--apps", Some(v)) => a.apps = v as usize,
+            ("--soak", Some(v)) => a.soak = v,
+            ("--scrapes", Some(v)) => a.scrapes = v as usize,
+            ("--concurrency", Some(v)) => a.concurrency = v as usize,
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// User plus system CPU seconds the process has used.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Established TCP connections to `port` (the exporter's pool towards the simulator).
+fn connections_to(port: u16) -> usize {
+    let want = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .flat_map(|t| t.lines().skip(1).map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[2].ends_with(&want) && f[3] == "01"
+        })
+        .count()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(19999)
+}
+
+#[derive(Clone, Copy)]
+struct Stats {
+    median_ms: f64,
+    p90_ms: f64,
+    bytes: usize,
+}
+
+fn stats(mut ms: Vec<f64>, bytes: usize) -> Stats {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| ms.get(((ms.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN);
+    Stats { median_ms: at(0.5), p90_ms: at(0.9), bytes }
+}
+
+async fn scrape(client: &reqwest::Client, url: &str, gzip: bool, openmetrics: bool) -> (f64, usize) {
+    let mut req = client.get(url);
+    if gzip {
+        req = req.header("Accept-Encoding", "gzip");
+    }
+    if openmetrics {
+        req = req.header("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5");
+    }
+    let t = Instant::now();
+    let body = match req.send().await {
+        Ok(r) => r.bytes().await.map(|b| b.len()).unwrap_or(0),
+        Err(_) => 0,
+    };
+    (t.elapsed().as_secs_f64() * 1000.0, body)
+}
+
+async fn sequential(client: &reqwest::Client, url: &str, n: usize, gzip: bool, om: bool) -> Stats {
+    let mut ms = Vec::with_capacity(n);
+    let mut bytes = 0;
+    for _ in 0..n {
+        let (t, b) = scrape(client, url, gzip, om).await;
+        ms.push(t);
+        bytes = b;
+    }
+    stats(ms, bytes)
+}
+
+async fn concurrent(client: &reqwest::Client, url: &str, workers: usize, each: usize) -> Stats {
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (c, u) = (client.clone(), url.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut v = Vec::new();
+            for _ in 0..each {
+                v.push(scrape(&c, &u, true, true).await.0);
+            }
+            v
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    stats(all, 0)
+}
+
+/// Sum of a counter family in an exposition.
+fn sum_of(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+async fn text_of(client: &reqwest::Client, url: &str) -> String {
+    match client.get(url).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+fn main() {
+    let a = args();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(run(a));
+}
+
+async fn run(a: Args) {
+    let apps: Vec<SimApp> = (0..a.apps).map(SimApp::generated).collect();
+    let mut opts = Options::new(apps.clone());
+    opts.record_calls = false;
+    let sim = Simulator::start(opts).await.expect("simulator");
+    eprintln!("simulator with {} apps on {}", a.apps, sim.addr);
+
+    let dir = std::env::temp_dir().join(format!("wechat-exporter-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut cfg = format!("wechat:\n  base_url: {}\n  timeout: 10s\n  max_concurrent_requests: 64\napps:\n", sim.base_url());
+    for app in &apps {
+        // "Fast polling": every default mini program collector each minute.
+        cfg.push_str(&format!(
+            "  - name: {}\n    appid: {}\n    account: miniprogram\n    secret: {}\n    collectors:\n      visit_trend: {{interval: 1m}}\n      performance: {{interval: 1m}}\n      realtime_log: {{interval: 1m}}\n",
+            app.name, app.appid, app.secret
+        ));
+    }
+    let cfg_path = dir.join("config.yml");
+    std::fs::write(&cfg_path, cfg).expect("config");
+
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let exporter = Proc(
+        Command::new(env!("CARGO_BIN_EXE_wechat-exporter"))
+            .arg("--config.file")
+            .arg(&cfg_path)
+            .args(["--web.listen-address", &format!("127.0.0.1:{port}"), "--log.level", "error"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("exporter"),
+    );
+    let pid = exporter.0.id();
+    let client = reqwest::Client::builder().no_gzip().pool_max_idle_per_host(64).build().expect("client");
+
+    let started = Instant::now();
+    loop {
+        let ok = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.map(|r| r.status().is_success());
+        if matches!(ok, Ok(true)) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(900), "exporter not ready");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let ready_after = started.elapsed().as_secs_f64();
+    // The first full round: every collector of every app polled once.
+    let round_cpu = cpu_secs(pid);
+    let text = text_of(&client, &url).await;
+    let round_calls = sum_of(&text, "wechat_exporter_api_requests_total");
+    let series = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
+    eprintln!("ready after {ready_after:.0}s: {series} series, {:.1} MB", text.len() as f64 / 1e6);
+
+    // Alone.
+    let plain = sequential(&client, &url, a.scrapes, false, false).await;
+    let gz = sequential(&client, &url, a.scrapes, true, true).await;
+    // Fifty at once, while polling goes on: polling's pace is measured across it.
+    let calls_before = sum_of(&text_of(&client, &url).await, "wechat_exporter_api_requests_total");
+    let t0 = Instant::now();
+    let conc = concurrent(&client, &url, a.concurrency, 4).await;
+    let conc_secs = t0.elapsed().as_secs_f64();
+    let calls_after = sum_of(&text_of(&client, &url).await, "wechat_exporter_api_requests_total");
+    let call_rate_during = (calls_after - calls_before) / conc_secs;
+
+    // Soak: memory and scrape time every 10 s; CPU per WeChat call across it.
+    let cpu0 = cpu_secs(pid);
+    let calls0 = sum_of(&text_of(&client, &url).await, "wechat_exporter_api_requests_total");
+    let mut rss = Vec::new();
+    let mut soak_ms = Vec::new();
+    let soak_start = Instant::now();
+    while soak_start.elapsed() < Duration::from_secs(a.soak) {
+        rss.push((soak_start.elapsed().as_secs(), rss_mb(pid)));
+        soak_ms.push(scrape(&client, &url, true, true).await.0);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    rss.push((soak_start.elapsed().as_secs(), rss_mb(pid)));
+    let cpu1 = cpu_secs(pid);
+    let calls1 = sum_of(&text_of(&client, &url).await, "wechat_exporter_api_requests_total");
+    let conns = connections_to(sim.addr.port());
+    let soak = stats(soak_ms, 0);
+    let call_rate = (calls1 - calls0) / soak_start.elapsed().as_secs_f64();
+    let cpu_per_1000 = if calls1 > calls0 { (cpu1 - cpu0) / ((calls1 - calls0) / 1000.0) } else { f64::NAN };
+
+    // node_exporter's textfile collector, serving the same series, scraped the same way.
+    let text = text_of(&client, &url).await;
+    let tf_dir = dir.join("textfile");
+    std::fs::create_dir_all(&tf_dir).expect("textfile dir");
+    std::fs::write(tf_dir.join("wechat.prom"), &text).expect("textfile");
+    let ne_port = free_port();
+    let ne_url = format!("http://127.0.0.1:{ne_port}/metrics");
+    let node = Command::new("prometheus-node-exporter")
+        .args(["--collector.disable-defaults", "--collector.textfile"])
+        .arg(format!("--collector.textfile.directory={}", tf_dir.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{ne_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn();
+    let node_result = match node {
+        Ok(child) => {
+            let mut child = Proc(child);
+            if let Some(err) = child.0.stderr.take() {
+                std::thread::spawn(move || for _ in std::io::BufReader::new(err).lines() {});
+            }
+            let ne_pid = child.0.id();
+            let t = Instant::now();
+            while client.get(&ne_url).send().await.is_err() && t.elapsed() < Duration::from_secs(10) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let n = (a.scrapes / 3).max(5);
+            let ne_plain = sequential(&client, &ne_url, n, false, false).await;
+            let ne_gz = sequential(&client, &ne_url, n, true, true).await;
+            let mut ne_rss = rss_mb(ne_pid);
+            let ne_conc = concurrent(&client, &ne_url, a.concurrency.min(10), 1).await;
+            ne_rss = ne_rss.max(rss_mb(ne_pid));
+            // The exporter again, at the same moment, for a side-by-side pair.
+            let ours_again = sequential(&client, &url, n, false, false).await;
+            let ours_again_gz = sequential(&client, &url, n, true, true).await;
+            let _ = child.0.kill();
+            Some((ne_plain, ne_gz, ne_conc, ne_rss, ours_again, ours_again_gz))
+        }
+        Err(e) => {
+            eprintln!("node_exporter not run ({e}); apt-get install prometheus-node-exporter");
+            None
+        }
+    };
+
+    let rss_first = rss.first().map(|r| r.1).unwrap_or(0.0);
+    let rss_last = rss.last().map(|r| r.1).unwrap_or(0.0);
+    let rss_max = rss.iter().map(|r| r.1).fold(0.0, f64::max);
+    // Growth over the soak's second half, so start-up allocation does not count as a leak.
+    let half: Vec<&(u64, f64)> = rss.iter().skip(rss.len() / 2).collect();
+    let half_growth = half.last().map(|l| l.1).unwrap_or(0.0) - half.first().map(|f| f.1).unwrap_or(0.0);
+
+    println!("## Scale: {} apps, {series} series, {:.1} MB of text", a.apps, text.len() as f64 / 1e6);
+    println!();
+    println!("Machine: {} cores, {}; ready (every collector polled once) after {ready_after:.0} s.", num_cpus(), cpu_model());
+    println!();
+    println!("| measure | wechat-exporter | node_exporter textfile | ratio |");
+    println!("|---|---|---|---|");
+    let ratio = |n: f64, o: f64| if o > 0.0 { format!("{:.0}x", n / o) } else { "-".into() };
+    match &node_result {
+        Some((ne_plain, ne_gz, ne_conc, ne_rss, again, again_gz)) => {
+            println!("| median scrape, text (side by side) | {:.1} ms | {:.1} ms | {} |", again.median_ms, ne_plain.median_ms, ratio(ne_plain.median_ms, again.median_ms));
+            println!("| median scrape, OpenMetrics + gzip (side by side) | {:.1} ms | {:.1} ms | {} |", again_gz.median_ms, ne_gz.median_ms, ratio(ne_gz.median_ms, again_gz.median_ms));
+            println!("| p90 scrape, 50 (node_exporter: 10) concurrent, gzip | {:.1} ms | {:.1} ms | {} |", conc.p90_ms, ne_conc.p90_ms, ratio(ne_conc.p90_ms, conc.p90_ms));
+            println!("| resident memory | {:.0} MB (max over soak) | {:.0} MB (max while scraped) | {} |", rss_max, ne_rss, ratio(*ne_rss, rss_max));
+        }
+        None => println!("| node_exporter | not run | | |"),
+    }
+    println!();
+    println!("| measure | value | target |");
+    println!("|---|---|---|");
+    println!("| median scrape, text, alone | {:.1} ms (p90 {:.1}), {:.1} MB | ≤ 50 ms |", plain.median_ms, plain.p90_ms, plain.bytes as f64 / 1e6);
+    println!("| median scrape, OpenMetrics + gzip, alone | {:.1} ms (p90 {:.1}), {:.1} MB | ≤ 50 ms |", gz.median_ms, gz.p90_ms, gz.bytes as f64 / 1e6);
+    println!("| {} concurrent scrapers, gzip | median {:.1} ms, p90 {:.1} ms | |", a.concurrency, conc.median_ms, conc.p90_ms);
+    println!("| WeChat calls a second during those scrapes / during the soak | {call_rate_during:.0} / {call_rate:.0} | polling not held up |");
+    println!("| median scrape during the soak, gzip | {:.1} ms (p90 {:.1}) | ≤ 50 ms |", soak.median_ms, soak.p90_ms);
+    println!("| resident memory over a {} s soak | start {rss_first:.0} MB, end {rss_last:.0} MB, max {rss_max:.0} MB; second half {half_growth:+.1} MB | ≤ 150 MB, flat |", a.soak);
+    println!(
+        "| CPU per 1,000 WeChat calls: first full round / soak | {:.3} s ({round_calls:.0} calls) / {cpu_per_1000:.3} s | |",
+        round_cpu / (round_calls / 1000.0)
+    );
+    println!("| TCP connections to WeChat (simulator) at the end | {conns} | pooled: ≤ 64 |");
+    println!();
+    println!("Memory samples (s, MB): {}", rss.iter().map(|(t, m)| format!("{t}:{m:.0}")).collect::<Vec<_>>().join(" "));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())))
+        .unwrap_or_else(|| "unknown CPU".into())
+}
