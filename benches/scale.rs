@@ -180,10 +180,8 @@ async fn run(a: Args) {
     let mut cfg = format!("wechat:\n  base_url: {}\n  timeout: 10s\n  max_concurrent_requests: 64\napps:\n", sim.base_url());
     for app in &apps {
         // "Fast polling": every default mini program collector each minute.
-        cfg.push_str(&format!(
-            "  - name: {}\n    appid: {}\n    account: miniprogram\n    secret: {}\n    collectors:\n      visit_trend: {{interval: 1m}}\n      performance: {{interval: 1m}}\n      realtime_log: {{interval: 1m}}\n",
-            app.name, app.appid, app.secret
-        ));
+        cfg.push_str(&app.config_entry());
+        cfg.push_str("    collectors:\n      visit_trend: {interval: 1m}\n      performance: {interval: 1m}\n      realtime_log: {interval: 1m}\n");
     }
     let cfg_path = dir.join("config.yml");
     std::fs::write(&cfg_path, cfg).expect("config");

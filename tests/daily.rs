@@ -4,16 +4,13 @@ mod common;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use wechat_exporter::collectors::{performance, visit_trend, Collector, PollContext};
 use wechat_exporter::collectors::Account;
 use wechat_exporter::cst;
-use wechat_exporter::secret::Secret;
 use wechat_exporter::simulator::{data, Options, SimApp, Simulator};
-use wechat_exporter::telemetry::Live;
-use wechat_exporter::wechat::{AppClient, ClientSettings, Credential, TokenMode, WechatClient};
+use wechat_exporter::wechat::AppClient;
 
 struct FakeClock(Arc<AtomicI64>);
 
@@ -39,10 +36,8 @@ async fn setup(clock: &FakeClock, publish_hour: u32) -> (Simulator, AppClient, S
     opts.clock = clock.func();
     opts.publish_hour = publish_hour;
     let sim = Simulator::start(opts).await.unwrap();
-    let settings = ClientSettings { base_url: sim.base_url(), timeout: Duration::from_secs(2), max_in_flight: 4 };
-    let shared = Arc::new(WechatClient::new(settings, Arc::new(Live::default())).unwrap());
-    let cred = Credential::Secret { appid: app.appid.clone(), secret: Secret::new(app.secret.as_str()), mode: TokenMode::Stable };
-    (sim, AppClient::new(Arc::from("shop"), shared, cred), app)
+    let client = sim.client_for(&app).unwrap();
+    (sim, client, app)
 }
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {

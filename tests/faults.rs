@@ -3,16 +3,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
 use wechat_exporter::collectors::{performance, visit_trend, Account};
 use wechat_exporter::cst;
-use wechat_exporter::secret::Secret;
 use wechat_exporter::simulator::{Fault, SimApp};
-use wechat_exporter::telemetry::Live;
-use wechat_exporter::wechat::{AppClient, ClientSettings, Credential, TokenMode, WechatClient, WechatError};
+use wechat_exporter::wechat::{AppClient, WechatError};
 
 const VISIT: &str = "/datacube/getweanalysisappiddailyvisittrend";
 
@@ -100,13 +97,6 @@ async fn every_fault_shows_and_heals() {
     assert!(log.contains("poll failed"));
 }
 
-fn client(sim_url: String, app: &SimApp) -> AppClient {
-    let settings = ClientSettings { base_url: sim_url, timeout: Duration::from_secs(2), max_in_flight: 4 };
-    let shared = Arc::new(WechatClient::new(settings, Arc::new(Live::default())).unwrap());
-    let cred = Credential::Secret { appid: app.appid.clone(), secret: Secret::new(app.secret.as_str()), mode: TokenMode::Stable };
-    AppClient::new(Arc::from(app.name.as_str()), shared, cred)
-}
-
 async fn visit(c: &AppClient) -> Result<visit_trend::Response, WechatError> {
     c.post(&visit_trend::API, &visit_trend::Request::for_day(cst::yesterday(chrono::Utc::now()))).await
 }
@@ -116,7 +106,7 @@ async fn a_spent_quota_pauses_calls_until_it_renews() {
     let app = SimApp::new("q", "wxquota000000001", Account::Miniprogram);
     let sim = simulator(vec![app.clone()]).await;
     for code in [45011, 45009] {
-        let c = client(sim.base_url(), &app);
+        let c = sim.client_for(&app).unwrap();
         sim.inject(&app.appid, VISIT, Fault::Errcode(code));
         let before = sim.calls(VISIT).len();
         let err = visit(&c).await.unwrap_err();

@@ -69,6 +69,17 @@ impl SimApp {
         }
     }
 
+    /// The app's entry in an exporter config's `apps:` list, collectors left out.
+    pub fn config_entry(&self) -> String {
+        format!(
+            "  - name: {}\n    appid: {}\n    account: {}\n    secret: {}\n",
+            self.name,
+            self.appid,
+            self.account.as_str(),
+            self.secret
+        )
+    }
+
     /// The `i`-th of any number of generated mini programs, for benchmarks: every
     /// tenth one answers oddly (numbers as strings, fields left out).
     pub fn generated(i: usize) -> SimApp {
@@ -455,13 +466,7 @@ pub fn demo_apps() -> Vec<SimApp> {
 pub fn demo_config(base_url: &str, apps: &[SimApp]) -> String {
     let mut out = format!("wechat:\n  base_url: {base_url}\n  timeout: 5s\napps:\n");
     for a in apps {
-        out.push_str(&format!(
-            "  - name: {}\n    appid: {}\n    account: {}\n    secret: {}\n",
-            a.name,
-            a.appid,
-            a.account.as_str(),
-            a.secret
-        ));
+        out.push_str(&a.config_entry());
         if a.account == Account::Miniprogram {
             out.push_str(
                 "    collectors:\n      visit_trend: {interval: 1m}\n      performance:\n        interval: 1m\n        queries:\n          - {cost_time_type: startup}\n          - {cost_time_type: download}\n          - {cost_time_type: first_render}\n          - {cost_time_type: download, networktype: wifi}\n",

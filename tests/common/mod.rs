@@ -22,32 +22,16 @@ pub async fn simulator(apps: Vec<SimApp>) -> Simulator {
 
 /// A config for `apps` at `base_url`, each with the given collectors block (YAML, indented 4).
 pub fn config_for(base_url: &str, apps: &[SimApp], collectors: &str) -> String {
-    let mut out = format!("wechat:\n  base_url: {base_url}\n  timeout: 3s\napps:\n");
-    for a in apps {
-        out.push_str(&format!(
-            "  - name: {}\n    appid: {}\n    account: {}\n    secret: {}\n{}",
-            a.name,
-            a.appid,
-            a.account.as_str(),
-            a.secret,
-            collectors
-        ));
-    }
-    out
+    let each: Vec<(SimApp, String)> = apps.iter().map(|a| (a.clone(), collectors.to_string())).collect();
+    config_each(base_url, &each)
 }
 
 /// A config for `apps` at `base_url`, each with its own collectors block (YAML, indented 4).
 pub fn config_each(base_url: &str, apps: &[(SimApp, String)]) -> String {
     let mut out = format!("wechat:\n  base_url: {base_url}\n  timeout: 3s\napps:\n");
     for (a, collectors) in apps {
-        out.push_str(&format!(
-            "  - name: {}\n    appid: {}\n    account: {}\n    secret: {}\n{}",
-            a.name,
-            a.appid,
-            a.account.as_str(),
-            a.secret,
-            collectors
-        ));
+        out.push_str(&a.config_entry());
+        out.push_str(collectors);
     }
     out
 }
