@@ -129,7 +129,7 @@ async fn tls_and_basic_auth_from_the_web_config_reread_on_change() {
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.text().await.unwrap().contains("wechat_app_info"));
     // Plain HTTP on the TLS port gets nothing useful.
-    assert!(reqwest::get(exp.url("/metrics")).await.map(|r| r.status().is_success()).unwrap_or(false) == false);
+    assert!(!reqwest::get(exp.url("/metrics")).await.map(|r| r.status().is_success()).unwrap_or(false));
 
     // A new password and a new certificate take effect without a restart.
     let ca2 = write_cert(&dir, "two");
@@ -165,7 +165,7 @@ async fn sighup_reloads_and_sigterm_stops_cleanly() {
     let b = SimApp::new("b", "wxsig0000000000b", Account::Miniprogram);
     let sim = simulator(vec![a.clone(), b.clone()]).await;
     let collectors = "    collectors:\n      visit_trend: {interval: 1h}\n";
-    let mut exp = Exporter::start(&config_for(&sim.base_url(), &[a.clone()], collectors), &[], &[]);
+    let mut exp = Exporter::start(&config_for(&sim.base_url(), std::slice::from_ref(&a), collectors), &[], &[]);
     exp.wait_ready().await;
     assert_eq!(sim.calls("/cgi-bin/stable_token").len(), 1);
 

@@ -120,11 +120,10 @@ impl Collector for VisitTrend {
             let before = yesterday - Duration::days(1);
             if let Some(row) = Self::fetch(cx, yesterday).await? {
                 self.newest = Some((yesterday, row));
-            } else if self.newest.as_ref().is_none_or(|(d, _)| *d < before) {
-                if let Some(row) = Self::fetch(cx, before).await? {
+            } else if self.newest.as_ref().is_none_or(|(d, _)| *d < before)
+                && let Some(row) = Self::fetch(cx, before).await? {
                     self.newest = Some((before, row));
                 }
-            }
             Ok(match &self.newest {
                 Some((day, row)) => Output { samples: row.samples(), data_date: Some(*day) },
                 None => Output::default(),

@@ -175,11 +175,10 @@ impl SimState {
     fn issue(&self, appid: &str, reuse: bool) -> (String, i64) {
         let now = self.now();
         let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        if reuse {
-            if let Some((t, tok)) = tokens.iter().find(|(_, t)| t.appid == appid && t.expires > now) {
+        if reuse
+            && let Some((t, tok)) = tokens.iter().find(|(_, t)| t.appid == appid && t.expires > now) {
                 return (t.clone(), (tok.expires - now).num_seconds());
             }
-        }
         // A new token replaces every older one of the app, as WeChat's do.
         tokens.retain(|_, t| t.appid != appid);
         let token = format!("SIMTOKEN_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
@@ -350,11 +349,10 @@ async fn handle(
     };
     record(&st, &path, Some(&appid), &req);
     if let Some(f) = st.take_fault(&appid, &path) {
-        if let Fault::Errcode(code) = f {
-            if crate::wechat::error::TOKEN_STALE.contains(&code) {
+        if let Fault::Errcode(code) = f
+            && crate::wechat::error::TOKEN_STALE.contains(&code) {
                 st.revoke_tokens(&appid);
             }
-        }
         return fault(f).await;
     }
     let Some(app) = st.app(&appid).cloned() else {

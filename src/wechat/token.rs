@@ -96,16 +96,14 @@ impl TokenSource {
         if let Credential::File(path) = &self.credential {
             return read_file(path, &mut st);
         }
-        if let Some((token, refresh_at)) = &st.token {
-            if now < *refresh_at {
+        if let Some((token, refresh_at)) = &st.token
+            && now < *refresh_at {
                 return Ok(token.clone());
             }
-        }
-        if let Some((at, cause)) = &st.retry_at {
-            if now < *at {
+        if let Some((at, cause)) = &st.retry_at
+            && now < *at {
                 return Err(WechatError::Backoff { wait: *at - now, cause: Box::new(cause.clone()) });
             }
-        }
         let force = std::mem::take(&mut st.force);
         match self.fetch(transport, force).await {
             Ok((token, lifetime)) => {
@@ -185,11 +183,10 @@ fn read_file(path: &PathBuf, st: &mut State) -> Result<Secret, WechatError> {
     let err = |detail: String| WechatError::TokenFile { path: path.display().to_string(), detail };
     let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
     let stamp = (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len());
-    if let (Some(old), Some((token, _))) = (&st.file_stamp, &st.token) {
-        if *old == stamp {
+    if let (Some(old), Some((token, _))) = (&st.file_stamp, &st.token)
+        && *old == stamp {
             return Ok(token.clone());
         }
-    }
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
     let token = text.trim();
     if token.is_empty() {

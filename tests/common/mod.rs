@@ -118,11 +118,10 @@ impl Exporter {
     pub async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = reqwest::get(self.url("/readyz")).await {
-                if r.status().is_success() {
+            if let Ok(r) = reqwest::get(self.url("/readyz")).await
+                && r.status().is_success() {
                     return;
                 }
-            }
             assert!(Instant::now() < deadline, "exporter not ready in time: {}", self.log.lock().unwrap());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
