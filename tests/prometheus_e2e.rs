@@ -77,7 +77,31 @@ fn config_from_example(target: &str) -> (Value, String) {
 }
 
 impl Prometheus {
-    fn start(exporter_addr: &str) -> Prometheus {
+    /// Starts Prometheus and waits until it is ready. A port taken between choosing it and
+    /// Prometheus binding it (by another test) is tried again with a new one.
+    async fn start(exporter_addr: &str) -> Prometheus {
+        for _ in 0..3 {
+            let mut prom = Prometheus::spawn(exporter_addr);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Ok(Some(_)) = prom.child.try_wait() {
+                    if prom.log().contains("address already in use") {
+                        break;
+                    }
+                    prom.assert_running();
+                }
+                let ready = prom.http.get(format!("{}/-/ready", prom.url)).send().await;
+                if ready.is_ok_and(|r| r.status().is_success()) {
+                    return prom;
+                }
+                assert!(Instant::now() < deadline, "prometheus was not ready within 20s\n{}", prom.log());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        panic!("prometheus found no free port in 3 tries");
+    }
+
+    fn spawn(exporter_addr: &str) -> Prometheus {
         let bin = ops::prometheus();
         let dir = common::tempdir("prometheus");
         let (config, job) = config_from_example(exporter_addr);
@@ -264,7 +288,7 @@ async fn every_dashboard_and_rule_expression_works_on_a_real_prometheus() {
     let exporter = Exporter::spawn(cmd, &[], common::tempdir("e2e-demo"));
     exporter.wait_ready().await;
 
-    let mut prom = Prometheus::start(&exporter.addr);
+    let mut prom = Prometheus::start(&exporter.addr).await;
     prom.wait_for_scrapes(&exporter.addr).await;
 
     let mut invalid = Vec::new(); // (where, expression, error)
