@@ -12,25 +12,28 @@ use serde_json::{Value, json};
 
 // ------------------------------------------------------------------ Prometheus
 
+/// `promtool <command> <subcommand> <file>`, which must succeed; what it printed.
+fn promtool_ok(command: &str, subcommand: &str, file: &str) -> String {
+    let (ok, out) = ops::run(Command::new(ops::promtool()).args([command, subcommand]).arg(ops::path(file)));
+    assert!(ok, "promtool {command} {subcommand} {file}:\n{out}");
+    out
+}
+
 #[test]
 fn promtool_check_rules_is_clean() {
-    let (ok, out) = ops::run(Command::new(ops::promtool()).args(["check", "rules"]).arg(ops::path(ops::ALERTS)));
-    assert!(ok, "promtool check rules {}:\n{out}", ops::ALERTS);
+    let out = promtool_ok("check", "rules", ops::ALERTS);
     assert!(out.contains("SUCCESS"), "{out}");
 }
 
 #[test]
 fn promtool_check_config_of_the_example() {
-    let (ok, out) =
-        ops::run(Command::new(ops::promtool()).args(["check", "config"]).arg(ops::path(ops::PROMETHEUS_CONFIG)));
-    assert!(ok, "promtool check config {}:\n{out}", ops::PROMETHEUS_CONFIG);
+    let out = promtool_ok("check", "config", ops::PROMETHEUS_CONFIG);
     assert!(out.contains("1 rule files found"), "the example loads the alert rules:\n{out}");
 }
 
 #[test]
 fn promtool_unit_tests_of_the_alerts_pass() {
-    let (ok, out) = ops::run(Command::new(ops::promtool()).args(["test", "rules"]).arg(ops::path(ops::ALERT_TESTS)));
-    assert!(ok, "promtool test rules {}:\n{out}", ops::ALERT_TESTS);
+    let out = promtool_ok("test", "rules", ops::ALERT_TESTS);
     assert!(out.contains("SUCCESS"), "{out}");
 }
 
