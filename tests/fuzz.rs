@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use serde_json::Value;
-use wechat_exporter::collectors::{performance, visit_trend};
+use wechat_exporter::collectors::{cloudbase_sms, interface_summary, performance, realtime_log, visit_trend};
 use wechat_exporter::wechat::client::decode;
 
 fn seeds() -> Vec<Vec<u8>> {
@@ -27,7 +27,10 @@ fn json() -> impl Strategy<Value = Value> {
     let key = prop_oneof![
         Just("list".to_string()), Just("ref_date".to_string()), Just("errcode".to_string()),
         Just("default_time_data".to_string()), Just("cost_time".to_string()), Just("visit_pv".to_string()),
-        Just("session_cnt".to_string()), Just("data".to_string()), Just("total".to_string()), "[a-z_]{1,12}",
+        Just("session_cnt".to_string()), Just("data".to_string()), Just("total".to_string()),
+        Just("ref_hour".to_string()), Just("callback_count".to_string()), Just("data_column".to_string()),
+        Just("data_value".to_string()), Just("col_id".to_string()), Just("col_data_type".to_string()),
+        Just("total_num".to_string()), Just("level".to_string()), Just("timestamp".to_string()), "[a-z_]{1,12}",
     ];
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -61,6 +64,29 @@ fn read_all(bytes: &[u8]) {
             if let Ok(Some((_, ms))) = r.newest(t) {
                 assert!(ms.is_finite());
             }
+        }
+    }
+    if let Ok(r) = decode::<interface_summary::Response>(bytes) {
+        let day = chrono::NaiveDate::from_ymd_opt(2014, 12, 7).unwrap();
+        let hours = interface_summary::hours_for(r.list.clone(), day);
+        assert!(hours.keys().all(|h| *h < 24));
+        let _ = interface_summary::summary_for(r.list, day);
+    }
+    if let Ok(r) = decode::<cloudbase_sms::Response>(bytes) {
+        let activity = cloudbase_sms::Activity { activity_id: "a".into(), channel_ids: vec!["_cms_sms_".into()] };
+        let mut unparsed = 0;
+        let mut series = cloudbase_sms::Series::default();
+        for q in cloudbase_sms::queries(&activity) {
+            q.samples("env", "a", &r, &mut unparsed, &mut series);
+        }
+        for s in series.into_samples() {
+            assert!(s.value.is_finite(), "{s:?}");
+            assert!(s.desc.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{s:?}");
+        }
+    }
+    if let Ok(r) = decode::<realtime_log::Response>(bytes) {
+        for rec in r.data.map(|d| d.list).unwrap_or_default() {
+            let _ = realtime_log::Level::of(rec.level.unwrap_or(0));
         }
     }
 }
