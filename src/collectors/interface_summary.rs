@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{BoxFuture, Collector, Output, PollContext};
 use crate::cst;
@@ -68,24 +68,10 @@ pub fn spans(begin: NaiveDate, end: NaiveDate, max_days: i64) -> Vec<(NaiveDate,
     out
 }
 
-#[derive(Serialize, Debug, PartialEq)]
-pub struct Request {
-    pub begin_date: String,
-    pub end_date: String,
-}
+/// A span in the Official Account form, `YYYY-MM-DD`: `Request::dashed`.
+pub type Request = super::DateSpan;
 
-impl Request {
-    /// A span in the Official Account form, `YYYY-MM-DD`.
-    pub fn span(begin: NaiveDate, end: NaiveDate) -> Request {
-        Request { begin_date: cst::dashed(begin), end_date: cst::dashed(end) }
-    }
-}
-
-#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
-pub struct Response {
-    #[serde(default, deserialize_with = "json::list")]
-    pub list: Vec<Row>,
-}
+pub type Response = super::List<Row>;
 
 /// A row of either API (the hourly one adds `ref_hour`). Every value is optional:
 /// a field WeChat leaves out is a missing sample. Costs are in milliseconds.
@@ -206,7 +192,7 @@ async fn fetch(
 ) -> Result<Vec<Row>, WechatError> {
     let mut rows = Vec::new();
     for (from, to) in spans(begin, end, max_days) {
-        let resp: Response = cx.client.post(api, &Request::span(from, to)).await?;
+        let resp: Response = cx.client.post(api, &Request::dashed(from, to)).await?;
         rows.extend(resp.list);
     }
     Ok(rows)
@@ -396,7 +382,7 @@ mod tests {
     #[test]
     fn request_dates_are_dashed() {
         assert_eq!(
-            serde_json::to_value(Request::span(date(2014, 12, 7), date(2014, 12, 7))).unwrap(),
+            serde_json::to_value(Request::dashed(date(2014, 12, 7), date(2014, 12, 7))).unwrap(),
             serde_json::json!({"begin_date": "2014-12-07", "end_date": "2014-12-07"})
         );
     }

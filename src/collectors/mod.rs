@@ -32,6 +32,33 @@ pub struct Output {
     pub data_date: Option<NaiveDate>,
 }
 
+/// A datacube answer: a list of rows, `null` or left out read as empty.
+#[derive(serde::Deserialize, Debug, Clone, PartialEq)]
+#[serde(bound(deserialize = "T: serde::Deserialize<'de>"))]
+pub struct List<T> {
+    #[serde(default = "Vec::new", deserialize_with = "crate::wechat::json::list")]
+    pub list: Vec<T>,
+}
+
+/// A datacube request: a span of days, in the form the API wants.
+#[derive(serde::Serialize, Debug, PartialEq)]
+pub struct DateSpan {
+    pub begin_date: String,
+    pub end_date: String,
+}
+
+impl DateSpan {
+    /// One day as the mini program APIs write it: `yyyymmdd`.
+    pub fn for_day(day: NaiveDate) -> DateSpan {
+        DateSpan { begin_date: crate::cst::compact(day), end_date: crate::cst::compact(day) }
+    }
+
+    /// A span as the Official Account APIs write it: `YYYY-MM-DD`.
+    pub fn dashed(begin: NaiveDate, end: NaiveDate) -> DateSpan {
+        DateSpan { begin_date: crate::cst::dashed(begin), end_date: crate::cst::dashed(end) }
+    }
+}
+
 /// One WeChat API family for one app. A collector keeps what it needs between
 /// polls (the newest day seen, a log cursor) in itself.
 pub trait Collector: Send {

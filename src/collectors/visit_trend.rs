@@ -6,7 +6,7 @@
 //! restart in the early hours does not leave dashboards empty.
 
 use chrono::{Duration, NaiveDate};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{BoxFuture, Collector, Output, PollContext};
 use crate::cst;
@@ -29,24 +29,10 @@ pub const STAY_PER_SESSION: Desc = Desc::gauge(
 );
 pub const DEPTH: Desc = Desc::gauge("wechat_daily_visit_depth", "Average visit depth (visit_depth) on the data date.");
 
-#[derive(Serialize, Debug, PartialEq)]
-pub struct Request {
-    pub begin_date: String,
-    pub end_date: String,
-}
+/// One day (the API allows no more), `yyyymmdd`: `Request::for_day`.
+pub type Request = super::DateSpan;
 
-impl Request {
-    /// One day, as the API allows: `yyyymmdd`.
-    pub fn for_day(day: NaiveDate) -> Request {
-        Request { begin_date: cst::compact(day), end_date: cst::compact(day) }
-    }
-}
-
-#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
-pub struct Response {
-    #[serde(default, deserialize_with = "json::list")]
-    pub list: Vec<Row>,
-}
+pub type Response = super::List<Row>;
 
 /// A day's row. Every value is optional: a field WeChat leaves out is a missing sample.
 #[derive(Deserialize, Debug, Default, Clone, PartialEq)]
