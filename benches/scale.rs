@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use wechat_exporter::simulator::{Options, SimApp, Simulator};
 
 struct Args {
+    /// Leave node_exporter out (for quick runs while tuning).
+    skip_node: bool,
     apps: usize,
     soak: u64,
     scrapes: usize,
@@ -22,7 +24,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { apps: 10_000, soak: 600, scrapes: 30, concurrency: 50 };
+    let mut a = Args { skip_node: false, apps: 10_000, soak: 600, scrapes: 30, concurrency: 50 };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
@@ -32,6 +34,11 @@ fn args() -> Args {
             ("--soak", Some(v)) => a.soak = v,
             ("--scrapes", Some(v)) => a.scrapes = v as usize,
             ("--concurrency", Some(v)) => a.concurrency = v as usize,
+            ("--skip-node", _) => {
+                a.skip_node = true;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
@@ -255,13 +262,17 @@ async fn run(a: Args) {
     std::fs::write(tf_dir.join("wechat.prom"), &text).expect("textfile");
     let ne_port = free_port();
     let ne_url = format!("http://127.0.0.1:{ne_port}/metrics");
-    let node = Command::new("prometheus-node-exporter")
+    let node = if a.skip_node {
+        Err(std::io::Error::other("skipped with --skip-node"))
+    } else {
+        Command::new("prometheus-node-exporter")
         .args(["--collector.disable-defaults", "--collector.textfile"])
         .arg(format!("--collector.textfile.directory={}", tf_dir.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{ne_port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn();
+        .spawn()
+    };
     let node_result = match node {
         Ok(child) => {
             let mut child = Proc(child);
