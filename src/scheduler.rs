@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
-use crate::collectors::{Collector, CollectorConfig, Output, PollContext};
+use crate::collectors::{Collector, CollectorConfig, PollContext};
 use crate::config::{AppConfig, Config};
 use crate::cst;
 use crate::store::{Sample, Store};
@@ -87,20 +87,23 @@ pub struct Scheduler {
 /// Everything one poll needs.
 struct Poller {
     shared: Arc<Shared>,
-    app: AppConfig,
+    app: Arc<AppConfig>,
     client: Arc<AppClient>,
     name: &'static str,
     collector: Box<dyn Collector>,
-    last: Option<Output>,
-    last_success: Option<DateTime<Utc>>,
 }
 
 impl Poller {
-    fn new(shared: Arc<Shared>, app: AppConfig, client: Arc<AppClient>, c: &CollectorConfig) -> Poller {
-        Poller { shared, app, client, name: c.spec.name(), collector: c.spec.build(), last: None, last_success: None }
+    fn new(shared: Arc<Shared>, app: Arc<AppConfig>, client: Arc<AppClient>, c: &CollectorConfig) -> Poller {
+        shared.status.write().unwrap_or_else(|e| e.into_inner()).insert(
+            (app.name.clone(), c.spec.name()),
+            CollectorStatus { interval: c.interval, polls: 0, up: false, last_success: None, last_error: None, data_date: None },
+        );
+        Poller { shared, app, client, name: c.spec.name(), collector: c.spec.build() }
     }
 
-    /// Polls once and stores the result; the last good values stay served after a failure.
+    /// Polls once and stores the result. After a failure the collector's part is left
+    /// as it was, so the last good values stay served; only its status changes.
     async fn poll(&mut self) -> Result<(), WechatError> {
         let now = (self.shared.clock)();
         let result = {
@@ -108,46 +111,33 @@ impl Poller {
             self.collector.poll(&cx).await
         };
         let key: StatusKey = (self.app.name.clone(), self.name);
-        let ok = result.is_ok();
         match &result {
             Ok(out) => {
-                self.last = Some(out.clone());
-                self.last_success = Some(now);
                 tracing::debug!(app = &*self.app.name, collector = self.name, samples = out.samples.len(), "poll succeeded");
+                let mut samples = out.samples.clone();
+                if let Some(day) = out.data_date {
+                    samples.push(Sample::new(&telemetry::DATA_DATE, cst::day_start(day) as f64).label("collector", self.name));
+                }
+                self.shared.store.replace(&self.app.name, self.name, &samples);
             }
             Err(e) => {
                 tracing::warn!(app = &*self.app.name, collector = self.name, reason = %e.reason(), error = %e, "poll failed");
             }
         }
-        let data_date = self.last.as_ref().and_then(|o| o.data_date);
         self.shared.set_status(key, |s| {
             s.polls += 1;
-            s.up = ok;
-            if ok {
-                s.last_success = Some(now);
-                s.last_error = None;
-            } else if let Err(e) = &result {
-                s.last_error = Some(e.to_string());
+            s.up = result.is_ok();
+            match &result {
+                Ok(out) => {
+                    s.last_success = Some(now);
+                    s.last_error = None;
+                    s.data_date = out.data_date.or(s.data_date);
+                }
+                Err(e) => s.last_error = Some(e.to_string()),
             }
-            s.data_date = data_date;
         });
-        self.store_part(ok);
+        store_exporter_part(&self.shared, &self.app, &self.client);
         result.map(|_| ())
-    }
-
-    fn store_part(&self, up: bool) {
-        let mut samples: Vec<Sample> = self.last.as_ref().map(|o| o.samples.clone()).unwrap_or_default();
-        if let Some(day) = self.last.as_ref().and_then(|o| o.data_date) {
-            samples.push(Sample::new(&telemetry::DATA_DATE, cst::day_start(day) as f64).label("collector", self.name));
-        }
-        samples.push(Sample::new(&telemetry::COLLECTOR_UP, if up { 1.0 } else { 0.0 }).label("collector", self.name));
-        if let Some(t) = self.last_success {
-            samples.push(
-                Sample::new(&telemetry::LAST_SUCCESS, t.timestamp_millis() as f64 / 1000.0).label("collector", self.name),
-            );
-        }
-        self.shared.store.replace(&self.app.name, self.name, &samples);
-        store_exporter_part(&self.shared.store, &self.app, &self.client);
     }
 
     async fn run(mut self, interval: Duration, first: Duration) {
@@ -177,13 +167,29 @@ fn jitter(max: Duration) -> Duration {
     Duration::from_nanos(fastrand::u64(0..max.as_nanos().min(u64::MAX as u128) as u64))
 }
 
-/// An app's info and counters, the part that is not a collector's.
-fn store_exporter_part(store: &Store, app: &AppConfig, client: &AppClient) {
+/// An app's own part: its info, its request and token counters, and each of its
+/// collectors' `up` and last success. Written after every poll of any of them.
+fn store_exporter_part(shared: &Shared, app: &AppConfig, client: &AppClient) {
     let mut samples = client.telemetry.samples();
     samples.push(
         Sample::new(&telemetry::APP_INFO, 1.0).label("appid", app.appid.clone()).label("account", app.account.as_str()),
     );
-    store.replace(&app.name, EXPORTER_PART, &samples);
+    {
+        let status = shared.status.read().unwrap_or_else(|e| e.into_inner());
+        let mine = status.range((app.name.clone(), "")..).take_while(|((a, _), _)| *a == app.name);
+        for ((_, collector), s) in mine {
+            if s.polls == 0 {
+                continue;
+            }
+            samples.push(Sample::new(&telemetry::COLLECTOR_UP, if s.up { 1.0 } else { 0.0 }).label("collector", *collector));
+            if let Some(t) = s.last_success {
+                samples.push(
+                    Sample::new(&telemetry::LAST_SUCCESS, t.timestamp_millis() as f64 / 1000.0).label("collector", *collector),
+                );
+            }
+        }
+    }
+    shared.store.replace(&app.name, EXPORTER_PART, &samples);
 }
 
 impl Scheduler {
@@ -243,27 +249,18 @@ impl Scheduler {
                 keep
             });
             running.config = app.clone();
+            // One copy of the app's config, shared by its pollers.
+            let app_arc = Arc::new(app.clone());
             for c in &app.collectors {
                 if running.tasks.iter().any(|(have, _)| have == c) {
                     continue;
                 }
-                shared.status.write().unwrap_or_else(|e| e.into_inner()).insert(
-                    (app.name.clone(), c.spec.name()),
-                    CollectorStatus {
-                        interval: c.interval,
-                        polls: 0,
-                        up: false,
-                        last_success: None,
-                        last_error: None,
-                        data_date: None,
-                    },
-                );
-                let poller = Poller::new(shared.clone(), app.clone(), app_client.clone(), c);
+                let poller = Poller::new(shared.clone(), app_arc.clone(), app_client.clone(), c);
                 let first = first_delay(&app.name, c.spec.name(), c.interval, pairs);
                 let handle = tokio::spawn(poller.run(c.interval, first));
                 running.tasks.push((c.clone(), handle));
             }
-            store_exporter_part(&shared.store, app, &app_client);
+            store_exporter_part(&shared, app, &app_client);
         }
         Ok(())
     }
@@ -295,12 +292,13 @@ pub async fn poll_once(shared: Arc<Shared>, config: &Config) -> Result<Vec<(Stri
     let mut handles = Vec::new();
     for app in &config.apps {
         let app_client = Arc::new(AppClient::new(app.name.clone(), client.clone(), app.credential.clone()));
-        store_exporter_part(&shared.store, app, &app_client);
+        let app_arc = Arc::new(app.clone());
         for c in &app.collectors {
-            let mut poller = Poller::new(shared.clone(), app.clone(), app_client.clone(), c);
+            let mut poller = Poller::new(shared.clone(), app_arc.clone(), app_client.clone(), c);
             let (app, name) = (app.name.to_string(), c.spec.name().to_string());
             handles.push(tokio::spawn(async move { poller.poll().await.err().map(|e| (app, name, e)) }));
         }
+        store_exporter_part(&shared, app, &app_client);
     }
     let mut failures = Vec::new();
     for h in handles {

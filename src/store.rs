@@ -185,49 +185,56 @@ fn escape_help(out: &mut String, v: &str) {
 pub type PartKey = (Arc<str>, &'static str);
 
 /// Apps are spread over this many buckets per family. A poll result re-renders only
-/// its own fragment and marks only its bucket stale; a scrape reuses every bucket that
+/// its own fragment and rebuilds only its bucket; a scrape reuses every bucket that
 /// did not change, as text and as a finished gzip member.
-const BUCKETS: usize = 64;
+const BUCKETS: usize = 128;
 
-/// A bucket's fragments joined, and that text gzipped, made on demand and kept until
-/// the bucket changes.
-#[derive(Default)]
-struct Cached {
-    plain: Option<Bytes>,
-    gzip: Option<Bytes>,
-}
-
+/// One bucket of a family: its fragments one after another in a single buffer (the
+/// text a scrape sends, kept once), where each fragment lies, and the buffer gzipped
+/// once it is asked for.
 #[derive(Default)]
 struct Bucket {
-    fragments: BTreeMap<PartKey, String>,
-    cache: Mutex<Cached>,
+    text: Bytes,
+    /// (part, start, length) in `text`.
+    index: Vec<(PartKey, u32, u32)>,
+    gzip: Mutex<Option<Bytes>>,
 }
 
 impl Bucket {
-    fn plain(&self) -> Bytes {
-        let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        c.plain
-            .get_or_insert_with(|| {
-                let mut out = Vec::with_capacity(self.fragments.values().map(String::len).sum());
-                for f in self.fragments.values() {
-                    out.extend_from_slice(f.as_bytes());
-                }
-                Bytes::from(out)
-            })
-            .clone()
+    /// Sets (or with `None` removes) one part's fragment. Returns whether anything changed:
+    /// a result that renders to the same text as before leaves the bucket and its cache alone.
+    fn set(&mut self, key: &PartKey, fragment: Option<&str>) -> bool {
+        let pos = self.index.iter().position(|(k, _, _)| k == key);
+        let old = pos.map(|i| {
+            let (_, start, len) = &self.index[i];
+            &self.text[*start as usize..(*start + *len) as usize]
+        });
+        if old == fragment.map(str::as_bytes) {
+            return false;
+        }
+        let mut text = Vec::with_capacity(self.text.len() + fragment.map_or(0, str::len));
+        let mut index = Vec::with_capacity(self.index.len() + 1);
+        for (i, (k, start, len)) in self.index.drain(..).enumerate() {
+            if Some(i) == pos {
+                continue;
+            }
+            let at = text.len() as u32;
+            text.extend_from_slice(&self.text[start as usize..(start + len) as usize]);
+            index.push((k, at, len));
+        }
+        if let Some(f) = fragment {
+            index.push((key.clone(), text.len() as u32, f.len() as u32));
+            text.extend_from_slice(f.as_bytes());
+        }
+        self.text = Bytes::from(text);
+        self.index = index;
+        *self.gzip.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        true
     }
 
     fn gzip(&self) -> Bytes {
-        if let Some(g) = &self.cache.lock().unwrap_or_else(|e| e.into_inner()).gzip {
-            return g.clone();
-        }
-        let g = gzip(&self.plain());
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).gzip = Some(g.clone());
-        g
-    }
-
-    fn changed(&mut self) {
-        *self.cache.get_mut().unwrap_or_else(|e| e.into_inner()) = Cached::default();
+        let mut g = self.gzip.lock().unwrap_or_else(|e| e.into_inner());
+        g.get_or_insert_with(|| gzip(&self.text)).clone()
     }
 }
 
@@ -266,31 +273,11 @@ impl Family {
         }
     }
 
-    fn bucket(&mut self, key: &PartKey) -> &mut Bucket {
-        &mut self.buckets[bucket_of(&key.0)]
-    }
-
-    /// Puts a fragment in; returns false when it is the same text as before.
-    fn insert(&mut self, key: &PartKey, text: String) -> bool {
-        let b = self.bucket(key);
-        match b.fragments.get_mut(key) {
-            Some(old) if *old == text => return false,
-            Some(old) => *old = text,
-            None => {
-                b.fragments.insert(key.clone(), text);
-                self.len += 1;
-            }
-        }
-        self.bucket(key).changed();
-        true
-    }
-
-    fn remove(&mut self, key: &PartKey) {
-        let b = self.bucket(key);
-        if b.fragments.remove(key).is_some() {
-            b.changed();
-            self.len -= 1;
-        }
+    fn set(&mut self, key: &PartKey, fragment: Option<&str>) {
+        let b = &mut self.buckets[bucket_of(&key.0)];
+        let had = b.index.len();
+        b.set(key, fragment);
+        self.len = self.len + b.index.len() - had;
     }
 }
 
@@ -300,9 +287,9 @@ fn bucket_of(app: &str) -> usize {
 
 #[derive(Default)]
 struct Inner {
-    families: BTreeMap<String, Family>,
+    families: BTreeMap<Arc<str>, Family>,
     /// Which families each part wrote, so a replacement can take back what it no longer has.
-    parts: HashMap<PartKey, Vec<String>>,
+    parts: HashMap<PartKey, Vec<Arc<str>>>,
 }
 
 #[derive(Default)]
@@ -313,7 +300,7 @@ pub struct Store {
 impl Inner {
     fn remove_from(&mut self, name: &str, key: &PartKey) {
         if let Some(f) = self.families.get_mut(name) {
-            f.remove(key);
+            f.set(key, None);
             if f.len == 0 {
                 self.families.remove(name);
             }
@@ -340,21 +327,26 @@ impl Store {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let old = inner.parts.remove(&key).unwrap_or_default();
         for name in &old {
-            if !rendered.contains_key(name.as_str()) {
+            if !rendered.contains_key(&**name) {
                 inner.remove_from(name, &key);
             }
         }
         let mut names = Vec::with_capacity(rendered.len());
         for (name, (desc, text)) in rendered {
-            let fam = inner.families.entry(name.to_string()).or_insert_with(|| Family::new(desc));
+            // Family names are kept once, shared by every part that writes them.
+            let name: Arc<str> = match inner.families.get_key_value(name) {
+                Some((n, _)) => n.clone(),
+                None => Arc::from(name),
+            };
+            let fam = inner.families.entry(name.clone()).or_insert_with(|| Family::new(desc));
             if fam.desc.kind != desc.kind {
                 // A dynamic name (a CloudBase column) that collides with a fixed one of
                 // another type would make the output invalid; the first one keeps the name.
-                tracing::warn!(metric = name, "metric name already used with another type; samples dropped");
+                tracing::warn!(metric = &*name, "metric name already used with another type; samples dropped");
                 continue;
             }
-            fam.insert(&key, text);
-            names.push(name.to_string());
+            fam.set(&key, Some(&text));
+            names.push(name);
         }
         if !names.is_empty() {
             inner.parts.insert(key, names);
@@ -386,12 +378,12 @@ impl Store {
             Format::Text => 0,
             Format::OpenMetrics => 1,
         };
-        let mut out = Vec::with_capacity(inner.families.len() * 8);
+        let mut out = Vec::with_capacity(inner.families.len() * 16);
         for fam in inner.families.values() {
             let (plain, gz) = &fam.headers[f];
             out.push(if gzip { gz.clone() } else { plain.clone() });
-            for b in fam.buckets.iter().filter(|b| !b.fragments.is_empty()) {
-                out.push(if gzip { b.gzip() } else { b.plain() });
+            for b in fam.buckets.iter().filter(|b| !b.index.is_empty()) {
+                out.push(if gzip { b.gzip() } else { b.text.clone() });
             }
         }
         out
