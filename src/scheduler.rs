@@ -188,8 +188,10 @@ fn store_exporter_part(shared: &Shared, app: &AppConfig, client: &AppClient) {
                 );
             }
         }
+        // Stored under the status lock, so two pollers of one app finishing at once
+        // cannot leave the older view of their statuses in the store.
+        shared.store.replace(&app.name, EXPORTER_PART, &samples);
     }
-    shared.store.replace(&app.name, EXPORTER_PART, &samples);
 }
 
 impl Scheduler {
