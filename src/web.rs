@@ -162,9 +162,35 @@ async fn metrics(State(st): State<WebState>, headers: HeaderMap) -> Response {
     if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
         resp_headers.insert(header::CONTENT_LENGTH, v);
     }
-    // The cached chunks go out as they are: no copy of the whole body is made.
+    // The cached chunks go out as they are, no copy of the whole body made. Gzip
+    // members are small (a few hundred bytes), so those are joined into writes of a
+    // useful size; plain buckets are large enough to send alone.
+    let chunks = if gzip { coalesce(chunks, 64 * 1024) } else { chunks };
     let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>));
     (resp_headers, axum::body::Body::from_stream(stream)).into_response()
+}
+
+/// Joins runs of small chunks into pieces of about `size` bytes; large ones pass as they are.
+fn coalesce(chunks: Vec<Bytes>, size: usize) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    for c in chunks {
+        if c.len() >= size {
+            if !buf.is_empty() {
+                out.push(Bytes::from(std::mem::take(&mut buf)));
+            }
+            out.push(c);
+            continue;
+        }
+        buf.extend_from_slice(&c);
+        if buf.len() >= size {
+            out.push(Bytes::from(std::mem::take(&mut buf)));
+        }
+    }
+    if !buf.is_empty() {
+        out.push(Bytes::from(buf));
+    }
+    out
 }
 
 async fn readyz(State(st): State<WebState>) -> Response {
@@ -247,6 +273,14 @@ mod tests {
         assert_eq!(negotiate(&h(header::ACCEPT, "*/*")), Format::Text);
         assert_eq!(negotiate(&HeaderMap::new()), Format::Text);
         assert_eq!(negotiate(&h(header::ACCEPT, "application/openmetrics-text;q=0")), Format::Text);
+    }
+
+    #[test]
+    fn small_chunks_are_joined_in_order() {
+        let chunks: Vec<Bytes> = vec![Bytes::from("ab"), Bytes::from("cd"), Bytes::from("efghij"), Bytes::from("k")];
+        let out = coalesce(chunks.clone(), 4);
+        assert_eq!(out, vec![Bytes::from("abcd"), Bytes::from("efghij"), Bytes::from("k")]);
+        assert_eq!(out.concat(), chunks.concat());
     }
 
     #[test]
