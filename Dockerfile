@@ -17,6 +17,8 @@ WORKDIR /src
 ARG WECHAT_EXPORTER_REVISION=unknown
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# Cargo reads every target Cargo.toml declares, the benchmark among them.
+COPY benches ./benches
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked \

@@ -482,15 +482,20 @@ fn dockerfile_builds_in_stages_and_runs_unprivileged() {
 
     // What cargo needs to build is in the build context and copied.
     let copied: String = ins.iter().filter(|i| i.starts_with("COPY ") && !i.contains("--from")).cloned().collect();
-    for needed in ["Cargo.toml", "Cargo.lock", "src"] {
+    let mut needed = vec!["Cargo.toml", "Cargo.lock", "src"];
+    // A target Cargo.toml declares must be there, or cargo refuses the manifest.
+    if ops::read("Cargo.toml").contains("[[bench]]") {
+        needed.push("benches");
+    }
+    for needed in &needed {
         assert!(copied.contains(needed), "the build stage copies {needed}");
     }
     assert!(!ops::path("build.rs").exists() || copied.contains("build.rs"), "the build stage copies build.rs");
     let ignore = ops::read(".dockerignore");
     let lines: Vec<&str> = ignore.lines().map(str::trim).collect();
     assert!(lines.contains(&"*") || lines.contains(&"target") || lines.contains(&"target/"), "target/ stays out of the context");
-    for needed in ["!Cargo.toml", "!Cargo.lock", "!src/"] {
-        assert!(!lines.contains(&"*") || lines.contains(&needed), ".dockerignore lets {needed} in");
+    for needed in needed.iter().map(|n| if *n == "src" || *n == "benches" { format!("!{n}/") } else { format!("!{n}") }) {
+        assert!(!lines.contains(&"*") || lines.contains(&needed.as_str()), ".dockerignore lets {needed} in");
     }
 }
 
