@@ -35,7 +35,7 @@ pub struct Args {
     pub listen_address: String,
 
     /// Path under which metrics are served.
-    #[arg(long = "web.telemetry-path", env = "WECHAT_EXPORTER_WEB_TELEMETRY_PATH", default_value = "/metrics")]
+    #[arg(long = "web.telemetry-path", env = "WECHAT_EXPORTER_WEB_TELEMETRY_PATH", default_value = "/metrics", value_parser = telemetry_path)]
     pub telemetry_path: String,
 
     /// Web config (exporter-toolkit format): basic auth users and TLS.
@@ -66,6 +66,18 @@ pub struct Args {
     /// `wechat-exporter-2` is read as its ordinal, 2.
     #[arg(long = "shard.index", env = "WECHAT_EXPORTER_SHARD_INDEX", default_value = "0", value_parser = shard_index)]
     pub shard_index: u32,
+}
+
+/// A path for the metrics that no other endpoint uses and that routes as it reads.
+fn telemetry_path(s: &str) -> Result<String, String> {
+    let path = if s.starts_with('/') { s.to_string() } else { format!("/{s}") };
+    if ["/", "/healthz", "/readyz", "/-/reload"].contains(&path.as_str()) {
+        return Err(format!("{path} is another endpoint; choose a path of its own, such as /metrics"));
+    }
+    if path.contains(['{', '}', ':', '*', '?', '#']) || path.contains("//") {
+        return Err(format!("{path:?} is not a plain path; use letters, digits, '-', '_' and '/'"));
+    }
+    Ok(path)
 }
 
 /// A shard index: a number, or a name ending in `-<number>` (a StatefulSet pod's hostname).
@@ -104,6 +116,16 @@ mod tests {
         assert_eq!(a("wechat-exporter-1").unwrap().shard_index, 1);
         assert!(a("wechat-exporter").is_err());
         assert!(Args::try_parse_from(["wechat-exporter", "--shard.count", "0"]).is_err());
+    }
+
+    #[test]
+    fn telemetry_paths_that_would_clash_are_refused() {
+        let p = |v: &str| Args::try_parse_from(["wechat-exporter", "--web.telemetry-path", v]).map(|a| a.telemetry_path);
+        assert_eq!(p("/metrics").unwrap(), "/metrics");
+        assert_eq!(p("wechat/metrics").unwrap(), "/wechat/metrics");
+        for bad in ["/", "", "/healthz", "/readyz", "/-/reload", "/x/:id", "/x/{id}", "/*"] {
+            assert!(p(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

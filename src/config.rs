@@ -17,6 +17,7 @@ use crate::wechat::{ClientSettings, Credential, TokenMode};
 pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
 
 /// A loaded, checked config.
 #[derive(Clone, Debug, PartialEq)]
@@ -204,6 +205,10 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
     if v.is_zero() {
         return Err(serde::de::Error::custom("a duration must be more than zero"));
     }
+    // Far beyond any sensible poll or settle time, and far from where time arithmetic overflows.
+    if v > MAX_DURATION {
+        return Err(serde::de::Error::custom(format!("{s:?} is longer than the longest allowed, 366d")));
+    }
     Ok(Some(v))
 }
 
@@ -363,6 +368,13 @@ fn collectors(raw: Option<RawCollectors>, account: Account) -> Result<Vec<Collec
     }
     if let Some(c) = raw.performance {
         let queries = c.queries.unwrap_or_else(performance::Query::defaults);
+        if let Some(i) = queries.iter().enumerate().position(|(i, q)| queries[..i].contains(q)) {
+            return Err(CollectorError::new(
+                format!("performance.queries[{i}]"),
+                format!("query {} is listed twice; each query must be different, or its series would be served twice", queries[i]),
+                &["queries:"],
+            ));
+        }
         if queries.is_empty() {
             return Err(CollectorError::new(
                 "performance.queries",
@@ -667,6 +679,16 @@ mod tests {
     fn collectors_must_fit_the_account() {
         let e = parse_err(&format!("{}    collectors:\n      visit_trend: {{}}\n", MINIMAL.replace("miniprogram", "official_account")));
         assert!(e.message.contains("visit_trend is for miniprogram"), "{e}");
+    }
+
+    #[test]
+    fn repeated_queries_and_endless_durations_are_refused() {
+        let q = "    collectors:\n      performance:\n        queries:\n          - {cost_time_type: startup, scene: 1001}\n          - {cost_time_type: startup, scene: \"1001\"}\n";
+        let e = parse_err(&format!("{MINIMAL}{q}"));
+        assert!(e.message.contains("listed twice"), "{e}");
+        assert!(e.key.ends_with("performance.queries[1]"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      visit_trend: {{interval: 500000000years}}\n"));
+        assert!(e.message.contains("longest allowed"), "{e}");
     }
 
     #[test]

@@ -62,13 +62,6 @@ impl Shared {
     pub fn ready(&self) -> bool {
         self.status.read().unwrap_or_else(|e| e.into_inner()).values().all(|s| s.polls > 0)
     }
-
-    fn set_status(&self, key: StatusKey, f: impl FnOnce(&mut CollectorStatus)) {
-        let mut st = self.status.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = st.get_mut(&key) {
-            f(s);
-        }
-    }
 }
 
 /// One app as it runs: its client (tokens, counters) and its collectors' tasks.
@@ -111,32 +104,33 @@ impl Poller {
             self.collector.poll(&cx).await
         };
         let key: StatusKey = (self.app.name.clone(), self.name);
+        if let Err(e) = &result {
+            tracing::warn!(app = &*self.app.name, collector = self.name, reason = %e.reason(), error = %e, "poll failed");
+        }
+        // Status and store change together, under the status lock: a reload that removed
+        // this pair while it polled has taken its status away, and then nothing is written
+        // back (an aborted task runs on to its next await).
+        let mut status = self.shared.status.write().unwrap_or_else(|e| e.into_inner());
+        let Some(s) = status.get_mut(&key) else {
+            return result.map(|_| ());
+        };
+        s.polls += 1;
+        s.up = result.is_ok();
         match &result {
             Ok(out) => {
                 tracing::debug!(app = &*self.app.name, collector = self.name, samples = out.samples.len(), "poll succeeded");
+                s.last_success = Some(now);
+                s.last_error = None;
+                s.data_date = out.data_date.or(s.data_date);
                 let mut samples = out.samples.clone();
                 if let Some(day) = out.data_date {
                     samples.push(Sample::new(&telemetry::DATA_DATE, cst::day_start(day) as f64).label("collector", self.name));
                 }
                 self.shared.store.replace(&self.app.name, self.name, &samples);
             }
-            Err(e) => {
-                tracing::warn!(app = &*self.app.name, collector = self.name, reason = %e.reason(), error = %e, "poll failed");
-            }
+            Err(e) => s.last_error = Some(e.to_string()),
         }
-        self.shared.set_status(key, |s| {
-            s.polls += 1;
-            s.up = result.is_ok();
-            match &result {
-                Ok(out) => {
-                    s.last_success = Some(now);
-                    s.last_error = None;
-                    s.data_date = out.data_date.or(s.data_date);
-                }
-                Err(e) => s.last_error = Some(e.to_string()),
-            }
-        });
-        store_exporter_part(&self.shared, &self.app, &self.client);
+        store_exporter_part(&self.shared, &status, &self.app, &self.client);
         result.map(|_| ())
     }
 
@@ -144,7 +138,7 @@ impl Poller {
         tokio::time::sleep(first).await;
         loop {
             let _ = self.poll().await;
-            let wait = interval.mul_f64(0.95) + jitter(interval / 10);
+            let wait = interval.mul_f64(0.95).saturating_add(jitter(interval / 10));
             tokio::time::sleep(wait).await;
         }
     }
@@ -168,30 +162,27 @@ fn jitter(max: Duration) -> Duration {
 }
 
 /// An app's own part: its info, its request and token counters, and each of its
-/// collectors' `up` and last success. Written after every poll of any of them.
-fn store_exporter_part(shared: &Shared, app: &AppConfig, client: &AppClient) {
+/// collectors' `up` and last success. Written after every poll of any of them, by a
+/// caller holding the status write lock, so the newest counters are always the ones
+/// stored last.
+fn store_exporter_part(shared: &Shared, status: &BTreeMap<StatusKey, CollectorStatus>, app: &AppConfig, client: &AppClient) {
     let mut samples = client.telemetry.samples();
     samples.push(
         Sample::new(&telemetry::APP_INFO, 1.0).label("appid", app.appid.clone()).label("account", app.account.as_str()),
     );
-    {
-        let status = shared.status.read().unwrap_or_else(|e| e.into_inner());
-        let mine = status.range((app.name.clone(), "")..).take_while(|((a, _), _)| *a == app.name);
-        for ((_, collector), s) in mine {
-            if s.polls == 0 {
-                continue;
-            }
-            samples.push(Sample::new(&telemetry::COLLECTOR_UP, if s.up { 1.0 } else { 0.0 }).label("collector", *collector));
-            if let Some(t) = s.last_success {
-                samples.push(
-                    Sample::new(&telemetry::LAST_SUCCESS, t.timestamp_millis() as f64 / 1000.0).label("collector", *collector),
-                );
-            }
+    let mine = status.range((app.name.clone(), "")..).take_while(|((a, _), _)| *a == app.name);
+    for ((_, collector), s) in mine {
+        if s.polls == 0 {
+            continue;
         }
-        // Stored under the status lock, so two pollers of one app finishing at once
-        // cannot leave the older view of their statuses in the store.
-        shared.store.replace(&app.name, EXPORTER_PART, &samples);
+        samples.push(Sample::new(&telemetry::COLLECTOR_UP, if s.up { 1.0 } else { 0.0 }).label("collector", *collector));
+        if let Some(t) = s.last_success {
+            samples.push(
+                Sample::new(&telemetry::LAST_SUCCESS, t.timestamp_millis() as f64 / 1000.0).label("collector", *collector),
+            );
+        }
     }
+    shared.store.replace(&app.name, EXPORTER_PART, &samples);
 }
 
 impl Scheduler {
@@ -245,8 +236,9 @@ impl Scheduler {
                 let keep = app.collectors.contains(c);
                 if !keep {
                     handle.abort();
+                    let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+                    status.remove(&(app.name.clone(), c.spec.name()));
                     shared.store.remove_part(&app.name, c.spec.name());
-                    shared.status.write().unwrap_or_else(|e| e.into_inner()).remove(&(app.name.clone(), c.spec.name()));
                 }
                 keep
             });
@@ -262,7 +254,8 @@ impl Scheduler {
                 let handle = tokio::spawn(poller.run(c.interval, first));
                 running.tasks.push((c.clone(), handle));
             }
-            store_exporter_part(&shared, app, &app_client);
+            let status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+            store_exporter_part(&shared, &status, app, &app_client);
         }
         Ok(())
     }
@@ -272,8 +265,9 @@ impl Scheduler {
             for (_, handle) in app.tasks {
                 handle.abort();
             }
+            let mut status = self.shared.status.write().unwrap_or_else(|e| e.into_inner());
+            status.retain(|(a, _), _| a != name);
             self.shared.store.remove_app(name);
-            self.shared.status.write().unwrap_or_else(|e| e.into_inner()).retain(|(a, _), _| a != name);
         }
     }
 
@@ -300,7 +294,8 @@ pub async fn poll_once(shared: Arc<Shared>, config: &Config) -> Result<Vec<(Stri
             let (app, name) = (app.name.to_string(), c.spec.name().to_string());
             handles.push(tokio::spawn(async move { poller.poll().await.err().map(|e| (app, name, e)) }));
         }
-        store_exporter_part(&shared, app, &app_client);
+        let status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+        store_exporter_part(&shared, &status, app, &app_client);
     }
     let mut failures = Vec::new();
     for h in handles {

@@ -108,7 +108,7 @@ pub fn write_header(out: &mut String, desc: &Desc, format: Format) {
     out.push_str("# HELP ");
     out.push_str(&name);
     out.push(' ');
-    escape_help(out, &desc.help);
+    escape_help(out, &desc.help, format);
     out.push_str("\n# TYPE ");
     out.push_str(&name);
     out.push(' ');
@@ -170,11 +170,13 @@ fn escape_label(out: &mut String, v: &str) {
     }
 }
 
-fn escape_help(out: &mut String, v: &str) {
+/// HELP text: OpenMetrics escapes `"` as well as `\\` and newlines; the text format does not.
+fn escape_help(out: &mut String, v: &str, format: Format) {
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '"' if format == Format::OpenMetrics => out.push_str("\\\""),
             c => out.push(c),
         }
     }
@@ -494,6 +496,17 @@ mod tests {
         store.replace(&app, "x", &[Sample::new(&G, 0.25)]);
         let t = text(&store, Format::Text);
         assert!(t.contains(r#"app="we\"ird\\app\n""#), "{t}");
+    }
+
+    #[test]
+    fn help_quotes_are_escaped_for_openmetrics_only() {
+        let d = Desc::gauge("wechat_test_quoted", "Values like \"N/A\" are skipped.");
+        let mut om = String::new();
+        write_header(&mut om, &d, Format::OpenMetrics);
+        assert!(om.contains(r#"# HELP wechat_test_quoted Values like \"N/A\" are skipped."#), "{om}");
+        let mut text = String::new();
+        write_header(&mut text, &d, Format::Text);
+        assert!(text.contains(r#"# HELP wechat_test_quoted Values like "N/A" are skipped."#), "{text}");
     }
 
     #[test]

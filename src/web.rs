@@ -106,20 +106,33 @@ pub async fn serve(
     Ok(())
 }
 
-/// The negotiated format: OpenMetrics when the client asks for it, as Prometheus does.
+/// The negotiated format, as client_golang chooses it: the media range with the highest
+/// `q` wins (the first among equals); OpenMetrics only when that is what it names.
 pub fn negotiate(headers: &HeaderMap) -> Format {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let wants_om = accept.split(',').any(|part| {
-        let mut it = part.split(';').map(str::trim);
-        let media = it.next().unwrap_or("");
-        let q_zero = it.any(|p| p.replace(' ', "") == "q=0");
-        media == "application/openmetrics-text" && !q_zero
-    });
-    if wants_om {
-        Format::OpenMetrics
-    } else {
-        Format::Text
+    let mut ranges: Vec<(&str, f32)> = accept
+        .split(',')
+        .filter_map(|part| {
+            let mut it = part.split(';').map(str::trim);
+            let media = it.next().filter(|m| !m.is_empty())?;
+            let q = it
+                .filter_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            Some((media, q))
+        })
+        .filter(|(_, q)| *q > 0.0)
+        .collect();
+    // A stable sort keeps the header's order among equal q.
+    ranges.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (media, _) in ranges {
+        match media {
+            "application/openmetrics-text" => return Format::OpenMetrics,
+            "text/plain" | "text/*" | "*/*" => return Format::Text,
+            _ => {}
+        }
     }
+    Format::Text
 }
 
 fn accepts_gzip(headers: &HeaderMap) -> bool {
@@ -273,6 +286,9 @@ mod tests {
         assert_eq!(negotiate(&h(header::ACCEPT, "*/*")), Format::Text);
         assert_eq!(negotiate(&HeaderMap::new()), Format::Text);
         assert_eq!(negotiate(&h(header::ACCEPT, "application/openmetrics-text;q=0")), Format::Text);
+        let prefers_text = "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1.0.0;q=0.1";
+        assert_eq!(negotiate(&h(header::ACCEPT, prefers_text)), Format::Text);
+        assert_eq!(negotiate(&h(header::ACCEPT, "application/json, application/openmetrics-text")), Format::OpenMetrics);
     }
 
     #[test]

@@ -36,7 +36,7 @@ use crate::cst;
 use crate::store::{Desc, Sample};
 use crate::wechat::{json, Api, WechatError};
 
-pub const API: Api = Api::get("realtimelogSearch", "/wxaapi/userlog/userlog_search");
+pub const API: Api = Api::get("realtimelogSearch", "/wxaapi/userlog/userlog_search").with_no_data(&[ERR_NO_DATA]);
 
 pub const RECORDS: Desc = Desc::counter(
     "wechat_realtime_log_records",
