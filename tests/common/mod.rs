@@ -96,9 +96,12 @@ impl Exporter {
                 }
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("exporter did not start: {}", log.lock().unwrap()));
+        let Ok(addr) = rx.recv_timeout(Duration::from_secs(20)) else {
+            // Leave no exporter running behind a failed test.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("exporter did not start: {}", log.lock().unwrap_or_else(|e| e.into_inner()));
+        };
         Exporter { child, addr, log, dir }
     }
 
