@@ -158,10 +158,9 @@ pub fn hours_for(rows: Vec<Row>, day: NaiveDate) -> BTreeMap<u32, Row> {
     out
 }
 
-/// One day's data, as served.
+/// One day's data, as served (the day itself is kept by [`super::NewestDay`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Day {
-    pub date: NaiveDate,
     pub summary: Row,
     pub hours: BTreeMap<u32, Row>,
 }
@@ -179,7 +178,7 @@ impl Day {
 
 #[derive(Default)]
 pub struct InterfaceSummary {
-    newest: Option<Day>,
+    newest: super::NewestDay<Day>,
 }
 
 /// The rows of `api` for `begin..=end`, asked for in spans the API accepts.
@@ -206,26 +205,15 @@ impl InterfaceSummary {
             return Ok(None);
         };
         let hours = hours_for(fetch(cx, &HOURLY, HOURLY_MAX_DAYS, day, day).await?, day);
-        Ok(Some(Day { date: day, summary, hours }))
+        Ok(Some(Day { summary, hours }))
     }
 }
 
 impl Collector for InterfaceSummary {
     fn poll<'a>(&'a mut self, cx: &'a PollContext<'a>) -> BoxFuture<'a, Result<Output, WechatError>> {
         Box::pin(async move {
-            let yesterday = cst::yesterday(cx.now);
-            let before = yesterday - Duration::days(1);
-            if let Some(day) = Self::fetch_day(cx, yesterday).await? {
-                self.newest = Some(day);
-            } else if self.newest.as_ref().is_none_or(|d| d.date < before)
-                && let Some(day) = Self::fetch_day(cx, before).await?
-            {
-                self.newest = Some(day);
-            }
-            Ok(match &self.newest {
-                Some(day) => Output { samples: day.samples(), data_date: Some(day.date) },
-                None => Output::default(),
-            })
+            self.newest.refresh(cx.now, |day| Self::fetch_day(cx, day)).await?;
+            Ok(self.newest.output(Day::samples))
         })
     }
 }
@@ -265,7 +253,7 @@ mod tests {
     fn seed_summary_example_maps_to_seconds() {
         let day = date(2014, 12, 7);
         let row = summary_for(fixture("interface_summary.json").list, day).unwrap();
-        let d = Day { date: day, summary: row, hours: BTreeMap::new() };
+        let d = Day { summary: row, hours: BTreeMap::new() };
         let s = d.samples();
         assert_eq!(s.len(), 4);
         assert_eq!(value(&s, &CALLBACKS, None), Some(36974.0));
@@ -280,7 +268,7 @@ mod tests {
         let day = date(2014, 12, 1);
         let hours = hours_for(fixture("interface_summary_hour.json").list, day);
         assert_eq!(hours.keys().copied().collect::<Vec<_>>(), vec![0]);
-        let d = Day { date: day, summary: Row::default(), hours };
+        let d = Day { summary: Row::default(), hours };
         let s = d.samples();
         assert_eq!(value(&s, &HOURLY_CALLBACKS, Some("0")), Some(331.0));
         assert_eq!(value(&s, &HOURLY_FAILURES, Some("0")), Some(18.0));
@@ -294,7 +282,7 @@ mod tests {
         let day = date(2024, 5, 6);
         let hours = hours_for(fixture("interface_summary_hour_hundreds.json").list, day);
         assert_eq!(hours.keys().copied().collect::<Vec<_>>(), (0..24).collect::<Vec<_>>());
-        let s = Day { date: day, summary: Row::default(), hours }.samples();
+        let s = Day { summary: Row::default(), hours }.samples();
         assert_eq!(value(&s, &HOURLY_CALLBACKS, Some("0")), Some(100.0));
         assert_eq!(value(&s, &HOURLY_CALLBACKS, Some("13")), Some(113.0));
         assert_eq!(value(&s, &HOURLY_CALLBACKS, Some("23")), Some(123.0));
@@ -340,7 +328,7 @@ mod tests {
         )
         .unwrap();
         let row = summary_for(r.list, date(2024, 5, 6)).unwrap();
-        let s = Day { date: date(2024, 5, 6), summary: row, hours: BTreeMap::new() }.samples();
+        let s = Day { summary: row, hours: BTreeMap::new() }.samples();
         assert_eq!(value(&s, &CALLBACKS, None), Some(12.0));
         assert_eq!(value(&s, &FAILURES, None), Some(0.0), "a real 0 stays 0");
         assert_eq!(value(&s, &TIME_COST, None), None);

@@ -59,6 +59,55 @@ impl DateSpan {
     }
 }
 
+/// The newest day of daily data WeChat has given, kept between polls: the rule the
+/// spec sets for every datacube collector, in one place. Yesterday (UTC+8) replaces it
+/// once WeChat has it; until then the day held stays served, and a collector holding
+/// nothing newer than the day before yesterday asks for that day, so a restart in the
+/// early hours does not leave dashboards empty.
+pub struct NewestDay<T> {
+    held: Option<(NaiveDate, T)>,
+}
+
+impl<T> Default for NewestDay<T> {
+    fn default() -> NewestDay<T> {
+        NewestDay { held: None }
+    }
+}
+
+impl<T> NewestDay<T> {
+    /// Asks `fetch` for yesterday and, when needed, the day before; `fetch` answers
+    /// `None` while WeChat has no data for a day.
+    pub async fn refresh<F, Fut>(&mut self, now: DateTime<Utc>, mut fetch: F) -> Result<(), WechatError>
+    where
+        F: FnMut(NaiveDate) -> Fut,
+        Fut: Future<Output = Result<Option<T>, WechatError>>,
+    {
+        let yesterday = crate::cst::yesterday(now);
+        let before = yesterday - chrono::Duration::days(1);
+        if let Some(data) = fetch(yesterday).await? {
+            self.held = Some((yesterday, data));
+        } else if self.held.as_ref().is_none_or(|(d, _)| *d < before)
+            && let Some(data) = fetch(before).await?
+        {
+            self.held = Some((before, data));
+        }
+        Ok(())
+    }
+
+    /// The day held and its data.
+    pub fn held(&self) -> Option<(NaiveDate, &T)> {
+        self.held.as_ref().map(|(d, t)| (*d, t))
+    }
+
+    /// The output of a poll: the samples of the day held, and that day.
+    pub fn output(&self, samples: impl FnOnce(&T) -> Vec<Sample>) -> Output {
+        match self.held() {
+            Some((day, data)) => Output { samples: samples(data), data_date: Some(day) },
+            None => Output::default(),
+        }
+    }
+}
+
 /// One WeChat API family for one app. A collector keeps what it needs between
 /// polls (the newest day seen, a log cursor) in itself.
 pub trait Collector: Send {

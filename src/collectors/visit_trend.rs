@@ -5,7 +5,7 @@
 //! that has nothing newer than the day before yesterday asks for that day, so a
 //! restart in the early hours does not leave dashboards empty.
 
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{BoxFuture, Collector, Output, PollContext};
@@ -89,7 +89,7 @@ impl Response {
 
 #[derive(Default)]
 pub struct VisitTrend {
-    newest: Option<(NaiveDate, Row)>,
+    newest: super::NewestDay<Row>,
 }
 
 impl VisitTrend {
@@ -102,18 +102,8 @@ impl VisitTrend {
 impl Collector for VisitTrend {
     fn poll<'a>(&'a mut self, cx: &'a PollContext<'a>) -> BoxFuture<'a, Result<Output, WechatError>> {
         Box::pin(async move {
-            let yesterday = cst::yesterday(cx.now);
-            let before = yesterday - Duration::days(1);
-            if let Some(row) = Self::fetch(cx, yesterday).await? {
-                self.newest = Some((yesterday, row));
-            } else if self.newest.as_ref().is_none_or(|(d, _)| *d < before)
-                && let Some(row) = Self::fetch(cx, before).await? {
-                    self.newest = Some((before, row));
-                }
-            Ok(match &self.newest {
-                Some((day, row)) => Output { samples: row.samples(), data_date: Some(*day) },
-                None => Output::default(),
-            })
+            self.newest.refresh(cx.now, |day| Self::fetch(cx, day)).await?;
+            Ok(self.newest.output(Row::samples))
         })
     }
 }
