@@ -214,6 +214,32 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
 
 // ---- loading ----
 
+/// Why a YAML document is not what it should be: where, which key, and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlError {
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+/// Reads a YAML document strictly into `T`, for both the config and the web config.
+pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+    let de = yaml_serde::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let line = e.inner().location().map(|l| l.line());
+        let key = e.path().to_string();
+        let key = if key == "." { String::new() } else { key };
+        // The YAML error repeats the path and the position; the report has both already.
+        let msg = e.inner().to_string();
+        let msg = msg.split(" at line ").next().unwrap_or_default();
+        let msg = match msg.split_once(": ") {
+            Some((head, rest)) if key.starts_with(head) => rest,
+            _ => msg,
+        };
+        YamlError { line, key, message: msg.to_string() }
+    })
+}
+
 /// Reads and checks the config at `path`, expanding `${VAR}` from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
@@ -237,20 +263,8 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
     if text.trim().is_empty() {
         return Err(at(None, "", "the config is empty; it needs at least an `apps:` list".into()));
     }
-    let de = yaml_serde::Deserializer::from_str(text);
-    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-        let line = e.inner().location().map(|l| l.line());
-        let key = e.path().to_string();
-        let key = if key == "." { String::new() } else { key };
-        // The YAML error repeats the path and the position; the report has both already.
-        let msg = e.inner().to_string();
-        let msg = msg.split(" at line ").next().unwrap_or_default();
-        let msg = match msg.split_once(": ") {
-            Some((head, rest)) if key.starts_with(head) => rest,
-            _ => msg,
-        };
-        at(line, &key, msg.to_string())
-    })?;
+    let raw: RawConfig = from_yaml(text).map_err(|e| at(e.line, &e.key, e.message))?;
+
 
     let mut warnings = Vec::new();
     let expand_at = |value: &str, key: &str| -> Result<String, ConfigError> {

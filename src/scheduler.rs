@@ -57,11 +57,6 @@ impl Shared {
         let st = self.status.read().unwrap_or_else(|e| e.into_inner());
         st.iter().map(|((a, c), s)| (a.clone(), *c, s.clone())).collect()
     }
-
-    /// True once every collector has finished its first poll.
-    pub fn ready(&self) -> bool {
-        self.status.read().unwrap_or_else(|e| e.into_inner()).values().all(|s| s.polls > 0)
-    }
 }
 
 /// One app as it runs: its client (tokens, counters) and its collectors' tasks.

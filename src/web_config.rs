@@ -169,11 +169,11 @@ fn read(path: &Path) -> Result<(Vec<PathBuf>, WebConfig), WebConfigError> {
     let raw: RawWebConfig = if text.trim().is_empty() {
         RawWebConfig { tls_server_config: None, basic_auth_users: HashMap::new() }
     } else {
-        let de = yaml_serde::Deserializer::from_str(&text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let line = e.inner().location().map(|l| format!("line {}: ", l.line())).unwrap_or_default();
-            err(format!("{line}{}: {}", e.path(), e.inner().to_string().split(" at line ").next().unwrap_or_default()))
+        crate::config::from_yaml(&text).map_err(|e| {
+            let line = e.line.map(|l| format!("line {l}: ")).unwrap_or_default();
+            err(format!("{line}{}: {}", e.key, e.message))
         })?
+
     };
     for (user, hash) in &raw.basic_auth_users {
         if !(hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$")) {
