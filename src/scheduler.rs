@@ -111,22 +111,27 @@ impl Poller {
         };
         s.polls += 1;
         s.up = result.is_ok();
-        match &result {
+        // The result is taken apart here: its samples go to the store as they are.
+        let result = match result {
             Ok(out) => {
                 tracing::debug!(app = &*self.app.name, collector = self.name, samples = out.samples.len(), "poll succeeded");
                 s.last_success = Some(now);
                 s.last_error = None;
                 s.data_date = out.data_date.or(s.data_date);
-                let mut samples = out.samples.clone();
+                let mut samples = out.samples;
                 if let Some(day) = out.data_date {
                     samples.push(Sample::new(&telemetry::DATA_DATE, cst::day_start(day) as f64).label("collector", self.name));
                 }
                 self.shared.store.replace(&self.app.name, self.name, &samples);
+                Ok(())
             }
-            Err(e) => s.last_error = Some(e.to_string()),
-        }
+            Err(e) => {
+                s.last_error = Some(e.to_string());
+                Err(e)
+            }
+        };
         store_exporter_part(&self.shared, &status, &self.app, &self.client);
-        result.map(|_| ())
+        result
     }
 
     async fn run(mut self, interval: Duration, first: Duration) {
