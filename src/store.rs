@@ -8,10 +8,11 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::body::Bytes;
+
+use crate::exposition::{gzip, write_header, write_sample, Format};
 
 /// The metric type, as both exposition formats name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Gauge => "gauge",
             Kind::Counter => "counter",
@@ -77,108 +78,6 @@ impl Sample {
     pub fn label(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Sample {
         self.labels.push((name.into(), value.into()));
         self
-    }
-}
-
-/// The two exposition formats a scrape may ask for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// Prometheus text format 0.0.4.
-    Text,
-    /// OpenMetrics 1.0.0.
-    OpenMetrics,
-}
-
-impl Format {
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
-            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        }
-    }
-}
-
-/// Writes a family's `# HELP` and `# TYPE` lines. The text format names a counter
-/// family by its `_total` name; OpenMetrics names it without.
-pub fn write_header(out: &mut String, desc: &Desc, format: Format) {
-    let name: Cow<'_, str> = match format {
-        Format::Text => desc.sample_name(),
-        Format::OpenMetrics => Cow::Borrowed(&desc.name),
-    };
-    out.push_str("# HELP ");
-    out.push_str(&name);
-    out.push(' ');
-    escape_help(out, &desc.help, format);
-    out.push_str("\n# TYPE ");
-    out.push_str(&name);
-    out.push(' ');
-    out.push_str(desc.kind.as_str());
-    out.push('\n');
-}
-
-/// Writes one sample line; `app` (when given) comes first among the labels.
-pub fn write_sample(out: &mut String, name: &str, app: Option<&str>, labels: &[Label], value: f64) {
-    out.push_str(name);
-    let mut first = true;
-    let mut open = |out: &mut String| {
-        out.push(if first { '{' } else { ',' });
-        first = false;
-    };
-    if let Some(app) = app {
-        open(out);
-        out.push_str("app=\"");
-        escape_label(out, app);
-        out.push('"');
-    }
-    for (k, v) in labels {
-        open(out);
-        out.push_str(k);
-        out.push_str("=\"");
-        escape_label(out, v);
-        out.push('"');
-    }
-    if !first {
-        out.push('}');
-    }
-    out.push(' ');
-    write_value(out, value);
-    out.push('\n');
-}
-
-/// Formats a value the way both formats accept: integers without a fraction,
-/// the special values spelt as the formats spell them.
-pub fn write_value(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
-    } else {
-        let _ = write!(out, "{v}");
-    }
-}
-
-fn escape_label(out: &mut String, v: &str) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// HELP text: OpenMetrics escapes `"` as well as `\\` and newlines; the text format does not.
-fn escape_help(out: &mut String, v: &str, format: Format) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '"' if format == Format::OpenMetrics => out.push_str("\\\""),
-            c => out.push(c),
-        }
     }
 }
 
@@ -240,16 +139,6 @@ impl Bucket {
     }
 }
 
-/// One gzip member. Members concatenate into a valid gzip stream (RFC 1952), so a
-/// body can be assembled from members made at different times.
-pub fn gzip(data: &[u8]) -> Bytes {
-    use std::io::Write as _;
-    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 6 + 64), flate2::Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = enc.write_all(data);
-    Bytes::from(enc.finish().unwrap_or_default())
-}
-
 struct Family {
     desc: Desc,
     /// `# HELP`/`# TYPE` for each format, plain and gzipped.
@@ -292,6 +181,17 @@ struct Inner {
     families: BTreeMap<Arc<str>, Family>,
     /// Which families each part wrote, so a replacement can take back what it no longer has.
     parts: HashMap<PartKey, Vec<Arc<str>>>,
+}
+
+/// The store's heap, by what it holds (see [`Store::heap_bytes`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreBytes {
+    /// The rendered text of every fragment, kept once.
+    pub text: usize,
+    /// The cached gzip members.
+    pub gzip: usize,
+    /// Where each fragment lies and which families each part wrote.
+    pub index: usize,
 }
 
 #[derive(Default)]
@@ -372,7 +272,7 @@ impl Store {
     }
 
     /// The stored families as chunks of exposition text, family by family, without
-    /// the OpenMetrics `# EOF` (the caller may append live families first). With
+    /// the OpenMetrics `# EOF`: [`crate::exposition`] appends the process-wide families and it. With
     /// `gzip`, each chunk is a gzip member and their concatenation a gzip stream.
     pub fn chunks(&self, format: Format, gzip: bool) -> Vec<Bytes> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
@@ -394,6 +294,26 @@ impl Store {
     /// The stored families as one plain exposition (without `# EOF`).
     pub fn render(&self, format: Format) -> Vec<u8> {
         self.chunks(format, false).concat()
+    }
+
+    /// What the store holds on the heap, roughly (the payloads and the tables' slots,
+    /// not the allocator's own overhead), for the benchmark's memory breakdown.
+    pub fn heap_bytes(&self) -> StoreBytes {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let mut out = StoreBytes::default();
+        for (name, fam) in &inner.families {
+            out.index += name.len() + std::mem::size_of::<Family>() + BUCKETS * std::mem::size_of::<Bucket>();
+            out.index += fam.headers.iter().map(|(p, g)| p.len() + g.len()).sum::<usize>();
+            for b in &fam.buckets {
+                out.text += b.text.len();
+                out.index += b.index.capacity() * std::mem::size_of::<(PartKey, u32, u32)>();
+                out.gzip += b.gzip.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or(0, Bytes::len);
+            }
+        }
+        let slot = std::mem::size_of::<(PartKey, Vec<Arc<str>>)>() + 1;
+        out.index += inner.parts.capacity() * slot;
+        out.index += inner.parts.values().map(|v| v.capacity() * std::mem::size_of::<Arc<str>>()).sum::<usize>();
+        out
     }
 
     /// The names of the apps that have anything stored, for tests and the landing page.
@@ -496,26 +416,5 @@ mod tests {
         store.replace(&app, "x", &[Sample::new(&G, 0.25)]);
         let t = text(&store, Format::Text);
         assert!(t.contains(r#"app="we\"ird\\app\n""#), "{t}");
-    }
-
-    #[test]
-    fn help_quotes_are_escaped_for_openmetrics_only() {
-        let d = Desc::gauge("wechat_test_quoted", "Values like \"N/A\" are skipped.");
-        let mut om = String::new();
-        write_header(&mut om, &d, Format::OpenMetrics);
-        assert!(om.contains(r#"# HELP wechat_test_quoted Values like \"N/A\" are skipped."#), "{om}");
-        let mut text = String::new();
-        write_header(&mut text, &d, Format::Text);
-        assert!(text.contains(r#"# HELP wechat_test_quoted Values like "N/A" are skipped."#), "{text}");
-    }
-
-    #[test]
-    fn values_are_formatted_for_both_formats() {
-        let mut s = String::new();
-        for v in [1.0, 0.5, 1e20, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -3.0] {
-            write_value(&mut s, v);
-            s.push(' ');
-        }
-        assert_eq!(s, "1 0.5 100000000000000000000 +Inf -Inf NaN -3 ");
     }
 }

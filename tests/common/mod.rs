@@ -200,3 +200,28 @@ pub fn promtool_check(text: &str) -> String {
     }
     s
 }
+
+/// Parses an OpenMetrics exposition with the reference parser (Python's `prometheus_client`,
+/// which `scripts/test.sh` installs) and returns its complaint, if any. promtool reads only
+/// the text format: given OpenMetrics, it takes a counter family named without `_total`
+/// for a family without HELP.
+pub fn openmetrics_check(text: &str) -> String {
+    use std::io::Write;
+    const PARSE: &str = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n\
+try:\n    list(parse(sys.stdin.read()))\nexcept Exception as e:\n    print(e)\n";
+    let mut child = Command::new("python3")
+        .args(["-c", PARSE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let mut s = String::from_utf8_lossy(&out.stdout).to_string();
+    s.push_str(&String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() && s.trim().is_empty() {
+        s = format!("python3 exited with {}", out.status);
+    }
+    s
+}
