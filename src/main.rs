@@ -152,6 +152,8 @@ async fn run(args: Args) -> Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let scheme = if web_config.current().tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %listener.local_addr()?, scheme, apps = config.apps.len(), "serving metrics");
+    // The scheduler keeps what it needs of each app: at 10,000 apps this copy is 5 MB.
+    drop(config);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(web::serve(listener, web::router(state), web_config, stop_rx));
 

@@ -61,7 +61,8 @@ impl Shared {
 
 /// One app as it runs: its client (tokens, counters) and its collectors' tasks.
 struct RunningApp {
-    config: AppConfig,
+    /// The app's config, one copy shared with its pollers.
+    config: Arc<AppConfig>,
     client: Arc<AppClient>,
     tasks: Vec<(CollectorConfig, JoinHandle<()>)>,
 }
@@ -225,8 +226,10 @@ impl Scheduler {
                 self.stop_app(&app.name);
             }
             let shared = self.shared.clone();
+            // One copy of the app's config, shared by the running app and its pollers.
+            let app_arc = Arc::new(app.clone());
             let running = self.apps.entry(app.name.clone()).or_insert_with(|| RunningApp {
-                config: app.clone(),
+                config: app_arc.clone(),
                 client: Arc::new(AppClient::new(app.name.clone(), client.clone(), app.credential.clone())),
                 tasks: Vec::new(),
             });
@@ -242,9 +245,7 @@ impl Scheduler {
                 }
                 keep
             });
-            running.config = app.clone();
-            // One copy of the app's config, shared by its pollers.
-            let app_arc = Arc::new(app.clone());
+            running.config = app_arc.clone();
             for c in &app.collectors {
                 if running.tasks.iter().any(|(have, _)| have == c) {
                     continue;

@@ -81,9 +81,22 @@ impl Sample {
     }
 }
 
-/// Where a fragment comes from: an app and one of its parts (a collector's name,
-/// or `exporter` for the app's own telemetry). An empty app means no `app` label.
-pub type PartKey = (Arc<str>, &'static str);
+/// Where a fragment comes from: an app and one of its parts (a collector's name, or
+/// `exporter` for the app's own telemetry), each by its number in the store's tables,
+/// so that an index entry takes 16 bytes rather than the 40 of an `Arc` and a `&str`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key {
+    app: u32,
+    part: u16,
+}
+
+/// Where one fragment lies in its bucket's text.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    key: Key,
+    start: u32,
+    len: u32,
+}
 
 /// Apps are spread over this many buckets per family. A poll result re-renders only
 /// its own fragment and rebuilds only its bucket; a scrape reuses every bucket that
@@ -96,41 +109,52 @@ const BUCKETS: usize = 128;
 #[derive(Default)]
 struct Bucket {
     text: Bytes,
-    /// (part, start, length) in `text`.
-    index: Vec<(PartKey, u32, u32)>,
+    index: Vec<Entry>,
     gzip: Mutex<Option<Bytes>>,
 }
 
 impl Bucket {
-    /// Sets (or with `None` removes) one part's fragment. Returns whether anything changed:
-    /// a result that renders to the same text as before leaves the bucket and its cache alone.
-    fn set(&mut self, key: &PartKey, fragment: Option<&str>) -> bool {
-        let pos = self.index.iter().position(|(k, _, _)| k == key);
-        let old = pos.map(|i| {
-            let (_, start, len) = &self.index[i];
-            &self.text[*start as usize..(*start + *len) as usize]
-        });
+    /// Sets (or with `None` removes) one part's fragment. A result that renders to the
+    /// same text as before leaves the bucket and its cache alone.
+    fn set(&mut self, key: Key, fragment: Option<&str>) {
+        let old = self.index.iter().find(|e| e.key == key).map(|e| self.fragment(e));
         if old == fragment.map(str::as_bytes) {
-            return false;
+            return;
         }
-        let mut text = Vec::with_capacity(self.text.len() + fragment.map_or(0, str::len));
-        let mut index = Vec::with_capacity(self.index.len() + 1);
-        for (i, (k, start, len)) in self.index.drain(..).enumerate() {
-            if Some(i) == pos {
-                continue;
-            }
-            let at = text.len() as u32;
-            text.extend_from_slice(&self.text[start as usize..(start + len) as usize]);
-            index.push((k, at, len));
+        self.rebuild(|e| e.key != key, fragment.map(|f| (key, f)));
+    }
+
+    /// Removes every fragment of app number `app`.
+    fn remove_app(&mut self, app: u32) {
+        if self.index.iter().any(|e| e.key.app == app) {
+            self.rebuild(|e| e.key.app != app, None);
         }
-        if let Some(f) = fragment {
-            index.push((key.clone(), text.len() as u32, f.len() as u32));
+    }
+
+    fn fragment(&self, e: &Entry) -> &[u8] {
+        &self.text[e.start as usize..(e.start + e.len) as usize]
+    }
+
+    fn has(&self, key: Key) -> bool {
+        self.index.iter().any(|e| e.key == key)
+    }
+
+    /// Keeps the fragments `keep` accepts, adds `new` at the end, and drops the gzip member.
+    fn rebuild(&mut self, keep: impl Fn(&Entry) -> bool, new: Option<(Key, &str)>) {
+        let extra = new.map_or(0, |(_, f)| f.len());
+        let mut text = Vec::with_capacity(self.text.len() + extra);
+        let mut index = Vec::with_capacity(self.index.len() + usize::from(new.is_some()));
+        for e in self.index.iter().filter(|e| keep(e)) {
+            index.push(Entry { start: text.len() as u32, ..*e });
+            text.extend_from_slice(self.fragment(e));
+        }
+        if let Some((key, f)) = new {
+            index.push(Entry { key, start: text.len() as u32, len: f.len() as u32 });
             text.extend_from_slice(f.as_bytes());
         }
         self.text = Bytes::from(text);
         self.index = index;
         *self.gzip.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
-        true
     }
 
     fn gzip(&self) -> Bytes {
@@ -144,7 +168,6 @@ struct Family {
     /// `# HELP`/`# TYPE` for each format, plain and gzipped.
     headers: [(Bytes, Bytes); 2],
     buckets: Vec<Bucket>,
-    len: usize,
 }
 
 impl Family {
@@ -160,15 +183,11 @@ impl Family {
             desc: desc.clone(),
             headers: [header(Format::Text), header(Format::OpenMetrics)],
             buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
-            len: 0,
         }
     }
 
-    fn set(&mut self, key: &PartKey, fragment: Option<&str>) {
-        let b = &mut self.buckets[bucket_of(&key.0)];
-        let had = b.index.len();
-        b.set(key, fragment);
-        self.len = self.len + b.index.len() - had;
+    fn is_empty(&self) -> bool {
+        self.buckets.iter().all(|b| b.index.is_empty())
     }
 }
 
@@ -176,11 +195,49 @@ fn bucket_of(app: &str) -> usize {
     (crate::fnv::hash(app.as_bytes()) % BUCKETS as u64) as usize
 }
 
+/// The apps the store holds fragments of, numbered. A number is given back when its
+/// app's last fragment goes, and given again to the next new app.
+#[derive(Default)]
+struct Apps {
+    ids: HashMap<Arc<str>, u32>,
+    /// By number: the app, or `None` for a free number.
+    names: Vec<Option<Arc<str>>>,
+    free: Vec<u32>,
+}
+
+impl Apps {
+    fn id(&mut self, app: &Arc<str>) -> u32 {
+        if let Some(id) = self.ids.get(app) {
+            return *id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.names[id as usize] = Some(app.clone());
+                id
+            }
+            None => {
+                self.names.push(Some(app.clone()));
+                (self.names.len() - 1) as u32
+            }
+        };
+        self.ids.insert(app.clone(), id);
+        id
+    }
+
+    fn release(&mut self, app: &str) {
+        if let Some(id) = self.ids.remove(app) {
+            self.names[id as usize] = None;
+            self.free.push(id);
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     families: BTreeMap<Arc<str>, Family>,
-    /// Which families each part wrote, so a replacement can take back what it no longer has.
-    parts: HashMap<PartKey, Vec<Arc<str>>>,
+    apps: Apps,
+    /// Part names by number: a handful (the collectors and `exporter`).
+    parts: Vec<&'static str>,
 }
 
 /// The store's heap, by what it holds (see [`Store::heap_bytes`]).
@@ -190,7 +247,7 @@ pub struct StoreBytes {
     pub text: usize,
     /// The cached gzip members.
     pub gzip: usize,
-    /// Where each fragment lies and which families each part wrote.
+    /// Where each fragment lies, the families' headers and the table of apps.
     pub index: usize,
 }
 
@@ -200,13 +257,23 @@ pub struct Store {
 }
 
 impl Inner {
-    fn remove_from(&mut self, name: &str, key: &PartKey) {
-        if let Some(f) = self.families.get_mut(name) {
-            f.set(key, None);
-            if f.len == 0 {
-                self.families.remove(name);
+    fn part_id(&mut self, part: &'static str) -> u16 {
+        match self.parts.iter().position(|p| *p == part) {
+            Some(i) => i as u16,
+            None => {
+                self.parts.push(part);
+                (self.parts.len() - 1) as u16
             }
         }
+    }
+
+    /// Whether app number `app` (in bucket `b`) has any fragment left.
+    fn holds(&self, b: usize, app: u32) -> bool {
+        self.families.values().any(|f| f.buckets[b].index.iter().any(|e| e.key.app == app))
+    }
+
+    fn drop_empty_families(&mut self) {
+        self.families.retain(|_, f| !f.is_empty());
     }
 }
 
@@ -217,7 +284,6 @@ impl Store {
 
     /// Replaces everything `part` of `app` had with `samples`.
     pub fn replace(&self, app: &Arc<str>, part: &'static str, samples: &[Sample]) {
-        let key: PartKey = (app.clone(), part);
         // Render outside the lock: a scrape should never wait on formatting.
         let mut rendered: BTreeMap<&str, (&Desc, String)> = BTreeMap::new();
         let app_label = if app.is_empty() { None } else { Some(app.as_ref()) };
@@ -227,43 +293,51 @@ impl Store {
         }
 
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let old = inner.parts.remove(&key).unwrap_or_default();
-        for name in &old {
-            if !rendered.contains_key(&**name) {
-                inner.remove_from(name, &key);
+        if rendered.is_empty() && !inner.apps.ids.contains_key(app) {
+            return;
+        }
+        let key = Key { app: inner.apps.id(app), part: inner.part_id(part) };
+        let b = bucket_of(app);
+        // The families this part wrote before and no longer does: all its families lie in
+        // bucket `b`, so looking there finds them without a table of its own.
+        let mut emptied = false;
+        for (name, fam) in inner.families.iter_mut() {
+            if !rendered.contains_key(&**name) && fam.buckets[b].has(key) {
+                fam.buckets[b].set(key, None);
+                emptied = true;
             }
         }
-        let mut names = Vec::with_capacity(rendered.len());
         for (name, (desc, text)) in rendered {
-            // Family names are kept once, shared by every part that writes them.
-            let name: Arc<str> = match inner.families.get_key_value(name) {
-                Some((n, _)) => n.clone(),
-                None => Arc::from(name),
-            };
-            let fam = inner.families.entry(name.clone()).or_insert_with(|| Family::new(desc));
+            if !inner.families.contains_key(name) {
+                inner.families.insert(Arc::from(name), Family::new(desc));
+            }
+            let Some(fam) = inner.families.get_mut(name) else { continue };
             if fam.desc.kind != desc.kind {
                 // A dynamic name (a CloudBase column) that collides with a fixed one of
                 // another type would make the output invalid; the first one keeps the name.
-                tracing::warn!(metric = &*name, "metric name already used with another type; samples dropped");
+                tracing::warn!(metric = name, "metric name already used with another type; samples dropped");
                 continue;
             }
-            fam.set(&key, Some(&text));
-            names.push(name);
+            fam.buckets[b].set(key, Some(&text));
         }
-        if !names.is_empty() {
-            inner.parts.insert(key, names);
+        if emptied {
+            inner.drop_empty_families();
+        }
+        if !inner.holds(b, key.app) {
+            inner.apps.release(app);
         }
     }
 
     /// Removes every part of `app`.
     pub fn remove_app(&self, app: &str) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let keys: Vec<PartKey> = inner.parts.keys().filter(|k| &*k.0 == app).cloned().collect();
-        for key in keys {
-            for name in inner.parts.remove(&key).unwrap_or_default() {
-                inner.remove_from(&name, &key);
-            }
+        let Some(&id) = inner.apps.ids.get(app) else { return };
+        let b = bucket_of(app);
+        for fam in inner.families.values_mut() {
+            fam.buckets[b].remove_app(id);
         }
+        inner.drop_empty_families();
+        inner.apps.release(app);
     }
 
     /// Removes one part of `app`.
@@ -306,22 +380,21 @@ impl Store {
             out.index += fam.headers.iter().map(|(p, g)| p.len() + g.len()).sum::<usize>();
             for b in &fam.buckets {
                 out.text += b.text.len();
-                out.index += b.index.capacity() * std::mem::size_of::<(PartKey, u32, u32)>();
+                out.index += b.index.capacity() * std::mem::size_of::<Entry>();
                 out.gzip += b.gzip.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or(0, Bytes::len);
             }
         }
-        let slot = std::mem::size_of::<(PartKey, Vec<Arc<str>>)>() + 1;
-        out.index += inner.parts.capacity() * slot;
-        out.index += inner.parts.values().map(|v| v.capacity() * std::mem::size_of::<Arc<str>>()).sum::<usize>();
+        let apps = &inner.apps;
+        out.index += apps.ids.capacity() * (std::mem::size_of::<(Arc<str>, u32)>() + 1);
+        out.index += apps.names.capacity() * std::mem::size_of::<Option<Arc<str>>>() + apps.free.capacity() * 4;
         out
     }
 
     /// The names of the apps that have anything stored, for tests and the landing page.
     pub fn apps(&self) -> Vec<String> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let mut apps: Vec<String> = inner.parts.keys().map(|k| k.0.to_string()).collect();
+        let mut apps: Vec<String> = inner.apps.ids.keys().map(|a| a.to_string()).collect();
         apps.sort();
-        apps.dedup();
         apps
     }
 }
@@ -416,5 +489,104 @@ mod tests {
         store.replace(&app, "x", &[Sample::new(&G, 0.25)]);
         let t = text(&store, Format::Text);
         assert!(t.contains(r#"app="we\"ird\\app\n""#), "{t}");
+    }
+
+    #[test]
+    fn a_freed_app_number_serves_the_next_app_alone() {
+        let store = Store::new();
+        let a: Arc<str> = Arc::from("a");
+        let b: Arc<str> = Arc::from("b");
+        store.replace(&a, "x", &[Sample::new(&G, 1.0)]);
+        store.replace(&a, "exporter", &[Sample::new(&C, 1.0)]);
+        store.remove_part(&a, "x");
+        assert_eq!(store.apps(), vec!["a".to_string()], "a part of `a` is left");
+        store.remove_part(&a, "exporter");
+        assert!(store.apps().is_empty());
+        assert!(text(&store, Format::Text).is_empty(), "empty families go with their last series");
+        store.replace(&b, "x", &[Sample::new(&G, 2.0)]);
+        store.replace(&a, "y", &[Sample::new(&G, 3.0)]);
+        let t = text(&store, Format::Text);
+        assert!(t.contains("wechat_test_gauge{app=\"b\"} 2\n") && t.contains("wechat_test_gauge{app=\"a\"} 3\n"), "{t}");
+        assert_eq!(t.matches("wechat_test_gauge{").count(), 2, "{t}");
+    }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::BTreeSet;
+
+        const APPS: [&str; 5] = ["", "a", "b", "c", "d"];
+        const PARTS: [&str; 3] = ["x", "y", "exporter"];
+        const DESCS: [Desc; 3] = [
+            Desc::gauge("wechat_test_gauge", "A test gauge."),
+            Desc::gauge("wechat_test_other", "Another gauge."),
+            Desc::counter("wechat_test_records", "A test counter."),
+        ];
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Replace(usize, usize, Vec<(usize, u8)>),
+            RemovePart(usize, usize),
+            RemoveApp(usize),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => (0..APPS.len(), 0..PARTS.len(), prop::collection::vec((0..DESCS.len(), 0u8..4), 0..4))
+                    .prop_map(|(a, p, s)| Op::Replace(a, p, s)),
+                1 => (0..APPS.len(), 0..PARTS.len()).prop_map(|(a, p)| Op::RemovePart(a, p)),
+                1 => (0..APPS.len()).prop_map(Op::RemoveApp),
+            ]
+        }
+
+        fn sample(d: usize, v: u8) -> Sample {
+            Sample::new(&DESCS[d], f64::from(v)).label("v", v.to_string())
+        }
+
+        proptest! {
+            /// Whatever the order of replacements and removals, the store serves exactly
+            /// what a plain map of (app, part) to samples holds, each family under one header.
+            #[test]
+            fn the_store_serves_what_a_plain_map_holds(ops in prop::collection::vec(op(), 1..40)) {
+                let store = Store::new();
+                let mut model: BTreeMap<(usize, usize), Vec<(usize, u8)>> = BTreeMap::new();
+                for op in ops {
+                    match op {
+                        Op::Replace(a, p, s) => {
+                            let samples: Vec<Sample> = s.iter().map(|(d, v)| sample(*d, *v)).collect();
+                            store.replace(&Arc::from(APPS[a]), PARTS[p], &samples);
+                            model.insert((a, p), s);
+                        }
+                        Op::RemovePart(a, p) => {
+                            store.remove_part(&Arc::from(APPS[a]), PARTS[p]);
+                            model.remove(&(a, p));
+                        }
+                        Op::RemoveApp(a) => {
+                            store.remove_app(APPS[a]);
+                            model.retain(|(x, _), _| *x != a);
+                        }
+                    }
+                }
+                let t = text(&store, Format::Text);
+                let mut want: Vec<String> = Vec::new();
+                for ((a, _), s) in &model {
+                    for (d, v) in s {
+                        let mut line = String::new();
+                        let app = (!APPS[*a].is_empty()).then_some(APPS[*a]);
+                        write_sample(&mut line, &DESCS[*d].sample_name(), app, &sample(*d, *v).labels, f64::from(*v));
+                        want.push(line);
+                    }
+                }
+                let mut got: Vec<String> = t.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+                want.sort();
+                got.sort();
+                prop_assert_eq!(got, want);
+                let families: BTreeSet<usize> = model.values().flatten().map(|(d, _)| *d).collect();
+                prop_assert_eq!(t.matches("# TYPE ").count(), families.len(), "{}", t);
+                let apps: BTreeSet<String> =
+                    model.iter().filter(|(_, s)| !s.is_empty()).map(|((a, _), _)| APPS[*a].to_string()).collect();
+                prop_assert_eq!(store.apps(), apps.into_iter().collect::<Vec<_>>());
+            }
+        }
     }
 }
