@@ -2,7 +2,7 @@
 //! no-op), with `${VAR}` expansion, secrets read from files, and every mistake
 //! reported with the file, the line, the key and what would be right.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::collectors::{cloudbase_sms, performance, realtime_log, Account, CollectorConfig, Spec};
 use crate::secret::Secret;
+use crate::wechat::transport::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::wechat::{ClientSettings, Credential, TokenMode};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
@@ -85,6 +86,9 @@ struct RawWechat {
     token_mode: TokenMode,
     /// Requests in flight at once, across all apps.
     max_concurrent_requests: Option<usize>,
+    /// The largest WeChat answer read, in bytes (`4MiB`, `512KiB` or a number).
+    #[serde(default, deserialize_with = "size")]
+    max_response_size: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -212,6 +216,46 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
     Ok(Some(v))
 }
 
+/// The shortest collector interval: a shorter one would have a failing upstream
+/// polled a thousand times a second.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A size in bytes: a number, or a number with B, KB, KiB, MB or MiB; 1KiB to 1GiB.
+fn size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        N(u64),
+        S(String),
+    }
+    let Some(raw) = Option::<Raw>::deserialize(d)? else { return Ok(None) };
+    let bytes = match raw {
+        Raw::N(n) => Some(n),
+        Raw::S(s) => parse_size(&s),
+    };
+    match bytes {
+        Some(n) if (1024..=1 << 30).contains(&n) => Ok(Some(n as usize)),
+        Some(n) => Err(serde::de::Error::custom(format!("{n} bytes is not within 1KiB..=1GiB"))),
+        None => Err(serde::de::Error::custom("not a size; write it like 4MiB, 512KiB or 4194304")),
+    }
+}
+
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1000,
+        "KiB" => 1024,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    n.parse::<u64>().ok()?.checked_mul(mult)
+}
+
 // ---- loading ----
 
 /// Why a YAML document is not what it should be: where, which key, and what is wrong.
@@ -293,6 +337,7 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
             base_url,
             timeout: raw.wechat.timeout.unwrap_or(DEFAULT_TIMEOUT),
             max_in_flight: raw.wechat.max_concurrent_requests.unwrap_or(DEFAULT_MAX_IN_FLIGHT).max(1),
+            max_response_bytes: raw.wechat.max_response_size.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
         },
         token_mode: raw.wechat.token_mode,
     };
@@ -300,31 +345,44 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
     if raw.apps.is_empty() {
         return Err(at(find_line(text, "apps:", 0), "apps", "no apps are configured; add at least one".into()));
     }
-    let mut names = HashSet::new();
+    // Lines are looked up only when there is a mistake to point at, so loading stays
+    // linear in the number of apps.
+    let mut names = HashSet::with_capacity(raw.apps.len());
+    let mut appids: HashMap<String, String> = HashMap::with_capacity(raw.apps.len());
     let mut apps = Vec::with_capacity(raw.apps.len());
     for (i, app) in raw.apps.into_iter().enumerate() {
         let key = |k: &str| format!("apps[{i}].{k}");
-        let name_line = find_line(text, "name:", i);
+        let name_line = || find_line(text, "name:", i);
         let name = expand_at(&app.name, &key("name"))?;
         if name.trim().is_empty() {
-            return Err(at(name_line, &key("name"), "an app needs a name (the `app` label)".into()));
+            return Err(at(name_line(), &key("name"), "an app needs a name (the `app` label)".into()));
         }
         if !names.insert(name.clone()) {
             return Err(at(
-                find_line_value(text, "name:", &name, 1).or(name_line),
+                find_line_value(text, "name:", &name, 1).or_else(name_line),
                 &key("name"),
                 format!("the app name {name:?} is used twice; names are the `app` label and must be unique"),
             ));
         }
         let appid = expand_at(&app.appid, &key("appid"))?;
         if appid.trim().is_empty() {
-            return Err(at(name_line, &key("appid"), "the appid is empty".into()));
+            return Err(at(name_line(), &key("appid"), "the appid is empty".into()));
+        }
+        if let Some(first) = appids.insert(appid.clone(), name.clone()) {
+            return Err(at(
+                find_line_value(text, "appid:", &app.appid, 1).or_else(name_line),
+                &key("appid"),
+                format!(
+                    "apps {first:?} and {name:?} have the same appid {appid}; each would keep its own token, \
+                     and in classic mode each would invalidate the other's: list the app once"
+                ),
+            ));
         }
 
         let sources = [app.secret.is_some(), app.secret_file.is_some(), app.access_token_file.is_some()];
         if sources.iter().filter(|s| **s).count() != 1 {
             return Err(at(
-                name_line,
+                name_line(),
                 &format!("apps[{i}]"),
                 format!("app {name:?} needs exactly one of `secret`, `secret_file` or `access_token_file`"),
             ));
@@ -349,11 +407,23 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
         };
 
         let collectors = collectors(app.collectors, app.account).map_err(|e| {
-            let line = e.near.iter().find_map(|n| find_line_from(text, n, name_line.unwrap_or(1))).or(name_line);
+            let from = name_line();
+            let line = e.near.iter().find_map(|n| find_line_from(text, n, from.unwrap_or(1))).or(from);
             at(line, &format!("apps[{i}].collectors.{}", e.key), e.message)
         })?;
         for c in &collectors {
             let info = c.spec.info();
+            if c.interval < MIN_INTERVAL {
+                let block = name_line().and_then(|from| find_line_from(text, &format!("{}:", info.name), from));
+                return Err(at(
+                    block.and_then(|from| find_line_from(text, "interval", from)).or(block),
+                    &format!("apps[{i}].collectors.{}.interval", info.name),
+                    format!(
+                        "{} is shorter than the shortest interval, 1s",
+                        humantime::format_duration(c.interval)
+                    ),
+                ));
+            }
             if c.interval < info.comfortable_interval {
                 warnings.push(format!(
                     "app {name:?}: {} every {} is more often than WeChat's quota comfortably allows (at least {} is advised)",
@@ -486,9 +556,10 @@ pub fn shard_of(name: &str, count: u32) -> u32 {
     (crate::fnv::hash(name.as_bytes()) % u64::from(count.max(1))) as u32
 }
 
-/// Reads a secret or token file whole, trimming surrounding whitespace.
+/// Reads a secret or token file whole, trimming surrounding whitespace: a small
+/// regular file, read within a time limit (see [`crate::secret::read_file`]).
 pub fn read_secret_file(path: &str) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let text = crate::secret::read_file(Path::new(path)).map_err(|e| e.to_string())?;
     let value = text.trim();
     if value.is_empty() {
         return Err(format!("{path} is empty"));

@@ -18,7 +18,7 @@ const STABLE: &str = "/cgi-bin/stable_token";
 const CLASSIC: &str = "/cgi-bin/token";
 
 fn shared_client(sim: &Simulator) -> Arc<WechatClient> {
-    let settings = ClientSettings { base_url: sim.base_url(), timeout: Duration::from_secs(2), max_in_flight: 64 };
+    let settings = ClientSettings { base_url: sim.base_url(), timeout: Duration::from_secs(2), max_in_flight: 64, ..Default::default() };
     Arc::new(WechatClient::new(settings, Arc::new(Live::default())).unwrap())
 }
 

@@ -281,7 +281,7 @@ impl Simulator {
     /// A client for `app` against this simulator, for tests that drive a collector directly.
     pub fn client_for(&self, app: &SimApp) -> Result<crate::wechat::AppClient, crate::wechat::WechatError> {
         use crate::wechat::{AppClient, ClientSettings, Credential, TokenMode, WechatClient};
-        let settings = ClientSettings { base_url: self.base_url(), timeout: Duration::from_secs(5), max_in_flight: 4 };
+        let settings = ClientSettings { base_url: self.base_url(), timeout: Duration::from_secs(5), max_in_flight: 4, ..Default::default() };
         let shared = Arc::new(WechatClient::new(settings, Arc::new(crate::telemetry::Live::default()))?);
         let secret = crate::secret::Secret::new(app.secret.as_str());
         let credential = Credential::Secret { appid: app.appid.clone(), secret, mode: TokenMode::Stable };
