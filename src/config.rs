@@ -747,6 +747,93 @@ mod tests {
     }
 
     #[test]
+    fn secret_files_must_be_small_regular_files() {
+        let dir = std::env::temp_dir().join(format!("wechat-exporter-config-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big");
+        std::fs::write(&big, "s3cr3tcontent".repeat(1000)).unwrap();
+        let fifo = dir.join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        for key in ["secret_file", "access_token_file"] {
+            let cfg = |p: &Path| format!("apps:\n  - name: a\n    appid: wx1\n    account: miniprogram\n    {key}: {}\n", p.display());
+            for (path, want) in [
+                (fifo.as_path(), "is a FIFO, not a regular file"),
+                (Path::new("/dev/zero"), "is a character device, not a regular file"),
+                (dir.as_path(), "is a directory, not a regular file"),
+                (big.as_path(), "is larger than 4096 bytes"),
+            ] {
+                let e = parse_err(&cfg(path));
+                assert!(e.message.contains(want) && e.message.contains(&path.display().to_string()), "{e}");
+                assert_eq!(e.key, format!("apps[0].{key}"));
+                assert_eq!(e.line, Some(5), "{e}");
+                assert!(!e.to_string().contains("s3cr3t"), "{e}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn intervals_under_a_second_are_refused() {
+        for bad in ["1ns", "999ms", "500us"] {
+            let e = parse_err(&format!("{MINIMAL}    collectors:\n      visit_trend: {{interval: {bad}}}\n"));
+            assert_eq!(e.key, "apps[0].collectors.visit_trend.interval", "{e}");
+            assert!(e.message.contains("shortest interval, 1s"), "{e}");
+            assert_eq!(e.line, Some(7), "{e}");
+        }
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      realtime_log:\n        settle: 1m\n        interval: 10ms\n"));
+        assert_eq!(e.key, "apps[0].collectors.realtime_log.interval", "{e}");
+        assert_eq!(e.line, Some(9), "{e}");
+        let c = parse_ok(&format!("{MINIMAL}    collectors:\n      visit_trend: {{interval: 1s}}\n"));
+        assert_eq!(c.apps[0].collectors[0].interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_appid_used_twice_names_both_apps() {
+        let two = format!("{MINIMAL}  - name: shop2\n    appid: wx1\n    account: miniprogram\n    secret: other\n");
+        let e = parse_err(&two);
+        assert_eq!(e.key, "apps[1].appid", "{e}");
+        assert_eq!(e.line, Some(7), "{e}");
+        assert!(e.message.contains("\"shop\"") && e.message.contains("\"shop2\"") && e.message.contains("wx1"), "{e}");
+        // Whatever the credential: a token file for the same appid too.
+        let dir = std::env::temp_dir().join(format!("wechat-exporter-config-dup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("t"), "tok").unwrap();
+        let file = format!("{MINIMAL}  - name: other\n    appid: wx1\n    account: miniprogram\n    access_token_file: {}\n", dir.join("t").display());
+        assert!(parse_err(&file).message.contains("same appid"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_response_size_limit() {
+        assert_eq!(parse_ok(MINIMAL).wechat.client.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES);
+        for (v, want) in [("8MiB", 8 << 20), ("512KiB", 512 << 10), ("2MB", 2_000_000), ("65536", 65536)] {
+            let c = parse_ok(&format!("wechat:\n  max_response_size: {v}\n{MINIMAL}"));
+            assert_eq!(c.wechat.client.max_response_bytes, want, "{v}");
+        }
+        for bad in ["lots", "10", "2GiB", "-1", "1.5MiB"] {
+            let e = parse_err(&format!("wechat:\n  max_response_size: {bad}\n{MINIMAL}"));
+            assert_eq!(e.key, "wechat.max_response_size", "{bad}: {e}");
+            assert_eq!(e.line, Some(2), "{e}");
+        }
+    }
+
+    #[test]
+    fn many_apps_load_and_keep_their_order() {
+        let mut text = String::from("apps:\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("  - name: app-{i}\n    appid: wx{i:016}\n    account: miniprogram\n    secret: s{i}\n"));
+        }
+        let c = parse_ok(&text);
+        assert_eq!(c.apps.len(), 20_000);
+        assert_eq!(&*c.apps[19_999].name, "app-19999");
+        // A mistake in the last app is still found on its own line.
+        let bad = text.replace("    secret: s19999\n", "    secret: s19999\n    collectors: {visit_trend: {interval: 500ms}}\n");
+        let e = parse_err(&bad);
+        assert_eq!(e.key, "apps[19999].collectors.visit_trend.interval", "{e}");
+        assert_eq!(e.line, Some(80_002), "{e}");
+    }
+
+    #[test]
     fn secret_errors_never_repeat_the_value() {
         let numeric = parse_ok(&MINIMAL.replace("${SHOP_APPSECRET}", "123456789"));
         match &numeric.apps[0].credential {
