@@ -66,12 +66,44 @@ async fn a_stale_token_is_refreshed_once_and_the_call_retried() {
     assert_eq!(tokens[1].body["force_refresh"], true, "the refresh asks WeChat for a new token");
     assert_eq!(sim.calls(visit_trend::API.path).len(), 3);
 
-    // Twice stale in a row: one refresh, one retry, then the error is reported.
-    sim.inject(&app.appid, visit_trend::API.path, Fault::Errcode(42001));
+    // Stale again within 30 s of that refresh: WeChat allows no forced refresh yet,
+    // so the call fails, and no new token is asked for.
     sim.inject(&app.appid, visit_trend::API.path, Fault::Errcode(42001));
     let err = visit(&client).await.unwrap_err();
     assert_eq!(err.reason(), "errcode_42001");
-    assert_eq!(sim.calls(STABLE).len(), 3);
+    assert_eq!(sim.calls(STABLE).len(), 2);
+    assert_eq!(sim.calls(visit_trend::API.path).len(), 4, "no retry without a new token");
+}
+
+/// A data API that answers 40001 to everything (a broken gateway, say) must not
+/// make the exporter force a new token on every call: each forced stable_token
+/// invalidates the token every other service of the app holds, and WeChat allows
+/// 20 a day, 30 s apart.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_rejected_after_a_refresh_is_not_refreshed_again() {
+    let stable = SimApp::new("stable", "wxtok00000stable", Account::Miniprogram);
+    let classic = SimApp::new("classic", "wxtok0000classic", Account::Miniprogram);
+    let sim = simulator(vec![stable.clone(), classic.clone()]).await;
+    for (app, mode) in [(stable, TokenMode::Stable), (classic, TokenMode::Classic)] {
+        let client = app_client(&sim, &app, mode);
+        visit(&client).await.unwrap();
+        let path = if mode == TokenMode::Stable { STABLE } else { CLASSIC };
+        let mine = |path: &str| -> Vec<_> { sim.calls(path).into_iter().filter(|c| c.appid.as_deref() == Some(&app.appid)).collect() };
+        let before = mine(path).len();
+        for _ in 0..60 {
+            sim.inject(&app.appid, visit_trend::API.path, Fault::Errcode(40001));
+        }
+        for i in 0..30 {
+            let err = visit(&client).await.unwrap_err();
+            assert_eq!(err.reason(), "errcode_40001", "call {i}");
+        }
+        let refreshes = mine(path);
+        assert_eq!(refreshes.len() - before, 1, "{mode:?}: one new token, then the calls fail on their own");
+        if mode == TokenMode::Stable {
+            assert_eq!(refreshes.last().unwrap().body["force_refresh"], true);
+        }
+        assert_eq!(client.telemetry.requests_to("getDailyVisitTrend"), 1 + 30 + 1, "one retry, after the one refresh");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
