@@ -177,6 +177,8 @@ async fn run(args: Args) -> Result<ExitCode> {
     let limits = ServeLimits {
         max_connections: args.max_connections as usize,
         header_read_timeout: args.header_read_timeout,
+        // The TLS hello is the first thing a client sends, as the headers are on plain HTTP.
+        tls_handshake_timeout: args.header_read_timeout,
         ..ServeLimits::default()
     };
     let grace = limits.shutdown_grace;
