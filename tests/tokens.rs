@@ -162,4 +162,15 @@ async fn a_token_file_is_reread_when_it_changes() {
     std::fs::write(&path, "  \n").unwrap();
     let err = visit(&client).await.unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
+
+    // Replaced by a FIFO, or by something far too big for a token: refused at once.
+    std::fs::remove_file(&path).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
+    let err = tokio::time::timeout(Duration::from_secs(10), visit(&client)).await.expect("no hang on a FIFO").unwrap_err();
+    assert!(err.to_string().contains("is a FIFO, not a regular file"), "{err}");
+    assert_eq!(err.reason(), "token_file");
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, "T".repeat(1 << 20)).unwrap();
+    let err = visit(&client).await.unwrap_err();
+    assert!(err.to_string().contains("larger than 4096 bytes"), "{err}");
 }

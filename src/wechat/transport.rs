@@ -110,7 +110,7 @@ impl WechatClient {
 
 /// One app's view of the client, for one call.
 pub struct Transport<'a> {
-    pub client: &'a WechatClient,
+    pub(super) client: &'a WechatClient,
     pub app: &'a str,
     pub telemetry: &'a AppTelemetry,
 }
