@@ -66,13 +66,20 @@ async fn a_stale_token_is_refreshed_once_and_the_call_retried() {
     assert_eq!(tokens[1].body["force_refresh"], true, "the refresh asks WeChat for a new token");
     assert_eq!(sim.calls(visit_trend::API.path).len(), 3);
 
-    // Stale again within 30 s of that refresh: WeChat allows no forced refresh yet,
-    // so the call fails, and no new token is asked for.
+    // Expired: a plain fetch gets a new token, taking nobody's away, whenever it is.
     sim.inject(&app.appid, visit_trend::API.path, Fault::Errcode(42001));
+    visit(&client).await.expect("refreshed and retried");
+    let tokens = sim.calls(STABLE);
+    assert_eq!(tokens.len(), 3);
+    assert_eq!(tokens[2].body["force_refresh"], false, "an expired token needs no forced refresh");
+
+    // Invalid again within 30 s of the forced refresh: WeChat allows no forced refresh
+    // yet, so the call fails, and no new token is asked for.
+    sim.inject(&app.appid, visit_trend::API.path, Fault::Errcode(40014));
     let err = visit(&client).await.unwrap_err();
-    assert_eq!(err.reason(), "errcode_42001");
-    assert_eq!(sim.calls(STABLE).len(), 2);
-    assert_eq!(sim.calls(visit_trend::API.path).len(), 4, "no retry without a new token");
+    assert_eq!(err.reason(), "errcode_40014");
+    assert_eq!(sim.calls(STABLE).len(), 3);
+    assert_eq!(sim.calls(visit_trend::API.path).len(), 6, "no retry without a new token");
 }
 
 /// A data API that answers 40001 to everything (a broken gateway, say) must not
@@ -104,6 +111,30 @@ async fn a_token_rejected_after_a_refresh_is_not_refreshed_again() {
         }
         assert_eq!(client.telemetry.requests_to("getDailyVisitTrend"), 1 + 30 + 1, "one retry, after the one refresh");
     }
+}
+
+/// The same for a data API that calls every token expired: an expired token is
+/// fetched again without `force_refresh`, and a new one that "expires" before it ever
+/// worked waits like a forced refresh. (The simulator forgets a token it called
+/// expired, so the next call with it is 40001, which may take one forced refresh.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_that_keeps_expiring_is_not_fetched_again_and_again() {
+    let app = SimApp::new("shop", "wxtok0000expired", Account::Miniprogram);
+    let sim = simulator(vec![app.clone()]).await;
+    let client = app_client(&sim, &app, TokenMode::Stable);
+    visit(&client).await.unwrap();
+    for _ in 0..60 {
+        sim.inject(&app.appid, visit_trend::API.path, Fault::Errcode(42001));
+    }
+    for i in 0..30 {
+        // 42001, or 40001 once the simulator has dropped the token it called expired.
+        let err = visit(&client).await.unwrap_err();
+        assert!(err.is_stale_token(), "call {i}: {err}");
+    }
+    let fetches = sim.calls(STABLE);
+    assert!(fetches.len() <= 3, "{} token fetches for 30 failing calls", fetches.len());
+    assert_eq!(fetches[1].body["force_refresh"], false, "an expired token is fetched again, not forced");
+    assert!(fetches.iter().filter(|c| c.body["force_refresh"] == true).count() <= 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

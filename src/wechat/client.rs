@@ -10,7 +10,7 @@ use reqwest::RequestBuilder;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::error::WechatError;
+use super::error::{WechatError, TOKEN_EXPIRED};
 use super::token::{Credential, TokenSource};
 use super::transport::{Api, Transport, WechatClient};
 use crate::telemetry::AppTelemetry;
@@ -100,7 +100,8 @@ impl AppClient {
         let token = self.tokens.get(&t).await?;
         let result = match t.send(api, Some(&token), build, &[&token]).await {
             Err(e) if e.is_stale_token() => {
-                if !self.tokens.invalidate(&self.name, &token).await {
+                let expired = e.errcode() == Some(TOKEN_EXPIRED);
+                if !self.tokens.invalidate(&self.name, &token, expired).await {
                     // Too soon for another new token: this call fails, nothing more.
                     return Err(e);
                 }

@@ -37,6 +37,8 @@ pub enum WechatError {
 
 /// Token errors WeChat gives when the token is stale: refresh once and retry once.
 pub const TOKEN_STALE: [i64; 3] = [40001, 42001, 40014];
+/// The stale token has expired: a plain fetch replaces it, nobody else's is touched.
+pub const TOKEN_EXPIRED: i64 = 42001;
 /// Credential errors: the config is wrong, and asking again will not help.
 pub const BAD_CREDENTIALS: [i64; 3] = [40013, 40125, 40164];
 

@@ -58,10 +58,6 @@ impl RefreshBudget {
     pub fn worked(&mut self) {
         self.futile = 0;
     }
-
-    pub fn is_backing_off(&self) -> bool {
-        self.futile > 0
-    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@
 //! token at once, the first fetches and the rest wait and take its result: one
 //! request, however many callers.
 //!
-//! A token WeChat rejects is replaced only as often as [`RefreshBudget`] allows:
-//! each replacement invalidates the token every other service of the app holds.
+//! A token WeChat calls invalid is replaced only as often as [`RefreshBudget`]
+//! allows: each forced replacement invalidates the token every other service of the
+//! app holds. An expired one is simply fetched again.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,10 +59,12 @@ struct State {
     token: Option<(Secret, Instant)>,
     /// The file's modification time and length when it was last read.
     file_stamp: Option<(SystemTime, u64)>,
-    /// Set after WeChat rejected the cached token: the next stable_token asks for a new one.
+    /// Set after WeChat rejected the cached token: the next fetch replaces it.
+    stale: bool,
+    /// ... and, with stable_token, asks WeChat for a new one (`force_refresh`).
     force: bool,
-    /// The cached token came from a forced refresh, and no call has used it yet.
-    fresh_from_force: bool,
+    /// The cached token replaced a rejected one, and WeChat has not taken it yet.
+    unproven: bool,
     budget: RefreshBudget,
     /// Whether the operator has been told that replacing a rejected token must wait.
     wait_logged: bool,
@@ -72,9 +75,9 @@ struct State {
 pub struct TokenSource {
     credential: Credential,
     state: Mutex<State>,
-    /// Set while the refresh budget is backing off, so that a working token resets
-    /// it without every successful call taking the lock.
-    backing_off: AtomicBool,
+    /// Set while a forced token is unproven or the refresh budget is backing off, so
+    /// that a token that works settles both without every successful call taking the lock.
+    unsettled: AtomicBool,
 }
 
 #[derive(Deserialize)]
@@ -95,7 +98,7 @@ struct StableTokenRequest<'a> {
 
 impl TokenSource {
     pub fn new(credential: Credential) -> TokenSource {
-        TokenSource { credential, state: Mutex::new(State::default()), backing_off: AtomicBool::new(false) }
+        TokenSource { credential, state: Mutex::new(State::default()), unsettled: AtomicBool::new(false) }
     }
 
     pub fn credential(&self) -> &Credential {
@@ -118,11 +121,15 @@ impl TokenSource {
                 return Err(WechatError::Backoff { wait: *at - now, cause: Box::new(cause.clone()) });
             }
         let force = std::mem::take(&mut st.force);
+        let stale = std::mem::take(&mut st.stale);
         match self.fetch(transport, force).await {
             Ok((token, lifetime)) => {
                 let margin = REFRESH_MARGIN.min(lifetime / 2);
                 st.token = Some((token.clone(), Instant::now() + lifetime - margin));
-                st.fresh_from_force = force;
+                st.unproven = stale;
+                if stale {
+                    self.unsettled.store(true, Ordering::Relaxed);
+                }
                 st.failures = 0;
                 st.retry_at = None;
                 transport.telemetry.token_refresh(true);
@@ -151,11 +158,14 @@ impl TokenSource {
         }
     }
 
-    /// WeChat said `bad` is stale. Returns whether a call may be retried at once with
-    /// another token: one already fetched by another caller, the token file read
-    /// again, or a new one, if the refresh budget allows. Otherwise the caller's call
-    /// fails, and `bad` stays until a replacement is allowed.
-    pub async fn invalidate(&self, app: &str, bad: &Secret) -> bool {
+    /// WeChat said `bad` is stale (`expired`: errcode 42001). Returns whether a call
+    /// may be retried at once with another token: one already fetched by another
+    /// caller, the token file read again, or a new one. An expired token is replaced
+    /// by a plain fetch, which takes nobody's token away. One WeChat calls invalid is
+    /// replaced (with `force_refresh`) only as the refresh budget allows, and so is one
+    /// that replaced a rejected token and was rejected before it ever worked. Otherwise
+    /// the caller's call fails, and `bad` stays until a replacement is allowed.
+    pub async fn invalidate(&self, app: &str, bad: &Secret, expired: bool) -> bool {
         let mut st = self.state.lock().await;
         if matches!(self.credential, Credential::File(_)) {
             // Read the file again next time, even if it looks unchanged.
@@ -165,15 +175,18 @@ impl TokenSource {
         if !st.token.as_ref().is_some_and(|(t, _)| t == bad) {
             return true;
         }
-        if std::mem::take(&mut st.fresh_from_force) {
+        let unproven = std::mem::take(&mut st.unproven);
+        if unproven {
             // A token that survived a refresh: the next one waits longer.
             st.budget.futile();
-            self.backing_off.store(true, Ordering::Relaxed);
+            self.unsettled.store(true, Ordering::Relaxed);
         }
-        match st.budget.take(Instant::now()) {
+        let allowed = if expired && !unproven { Ok(()) } else { st.budget.take(Instant::now()) };
+        match allowed {
             Ok(()) => {
                 st.token = None;
-                st.force = true;
+                st.stale = true;
+                st.force = !expired;
                 st.wait_logged = false;
                 true
             }
@@ -192,12 +205,13 @@ impl TokenSource {
         }
     }
 
-    /// A call succeeded with the token: a backing-off refresh budget starts over.
+    /// WeChat took the token: a forced one is proven, and a backing-off refresh
+    /// budget starts over.
     pub async fn worked(&self) {
-        if self.backing_off.swap(false, Ordering::Relaxed) {
+        if self.unsettled.swap(false, Ordering::Relaxed) {
             let mut st = self.state.lock().await;
             st.budget.worked();
-            st.fresh_from_force = false;
+            st.unproven = false;
         }
     }
 
