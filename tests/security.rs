@@ -187,13 +187,10 @@ async fn wait_log(exp: &Exporter, needle: &str, count: usize) {
 /// is refused: authentication stays on, with the password in force.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_emptied_or_half_written_web_config_keeps_authentication_on() {
-    let app = SimApp::new("shop", "wxweb00000000shop", Account::Miniprogram);
-    let sim = simulator(vec![app.clone()]).await;
-    let dir = tempdir("webcut");
-    let web = dir.join("web.yml");
-    std::fs::write(&web, format!("basic_auth_users:\n  prom: {}\n", bcrypt::hash("right-password", 4).unwrap())).unwrap();
-    let config = config_for(&sim.base_url(), &[app], "    collectors:\n      visit_trend: {interval: 1h}\n");
-    let exp = Exporter::start(&config, &["--web.config.file", web.to_str().unwrap()], &[]);
+    let (_sim, config) = one_app("wxwebcut00000shop").await;
+    let web = tempdir("webcut").join("web.yml");
+    let users = format!("basic_auth_users:\n  prom: {}\n", bcrypt::hash("right-password", 4).unwrap());
+    let exp = start_with_web(&config, &web, &users, &[]);
     let get = |user: Option<&str>| {
         let mut r = reqwest::Client::new().get(exp.url("/metrics"));
         if let Some(p) = user {
@@ -210,6 +207,22 @@ async fn an_emptied_or_half_written_web_config_keeps_authentication_on() {
         wait_log(&exp, "web config change not applied", i + 1).await;
     }
     assert!(exp.log().contains("level=error"), "{}", exp.log());
+}
+
+/// One mini program on the simulator, and a config that polls it hourly.
+async fn one_app(appid: &str) -> (wechat_exporter::simulator::Simulator, String) {
+    let app = SimApp::new("shop", appid, Account::Miniprogram);
+    let sim = simulator(vec![app.clone()]).await;
+    let config = config_for(&sim.base_url(), &[app], "    collectors:\n      visit_trend: {interval: 1h}\n");
+    (sim, config)
+}
+
+/// The exporter with `text` written to `web` as its web config, and more flags.
+fn start_with_web(config: &str, web: &std::path::Path, text: &str, args: &[&str]) -> Exporter {
+    std::fs::write(web, text).unwrap();
+    let mut all = vec!["--web.config.file", web.to_str().unwrap()];
+    all.extend_from_slice(args);
+    Exporter::start(config, &all, &[])
 }
 
 /// Counts the sockets a process holds open.
@@ -254,9 +267,7 @@ async fn slow_client(addr: String, start: &'static [u8], until: Instant) -> bool
 async fn slow_clients_cannot_take_the_endpoint() {
     const CAP: usize = 16;
     const SLOW: usize = 48;
-    let app = SimApp::new("shop", "wxslow0000000shop", Account::Miniprogram);
-    let sim = simulator(vec![app.clone()]).await;
-    let config = config_for(&sim.base_url(), &[app], "    collectors:\n      visit_trend: {interval: 1h}\n");
+    let (_sim, config) = one_app("wxslow0000000shop").await;
     let dir = tempdir("slowloris");
     let ca = write_cert(&dir, "srv");
     let web = dir.join("web.yml");
@@ -297,13 +308,10 @@ async fn slow_clients_cannot_take_the_endpoint() {
 /// once; and an unknown user costs as much as a known one.
 #[tokio::test(flavor = "multi_thread")]
 async fn password_checks_are_bounded_and_do_not_tell_who_exists() {
-    let app = SimApp::new("shop", "wxbcrypt00000shop", Account::Miniprogram);
-    let sim = simulator(vec![app.clone()]).await;
-    let dir = tempdir("bcrypt");
-    let web = dir.join("web.yml");
-    std::fs::write(&web, format!("basic_auth_users:\n  prom: {}\n", bcrypt::hash("right-password", 8).unwrap())).unwrap();
-    let config = config_for(&sim.base_url(), &[app], "    collectors:\n      visit_trend: {interval: 1h}\n");
-    let exp = Exporter::start(&config, &["--web.config.file", web.to_str().unwrap(), "--web.auth-concurrency", "1"], &[]);
+    let (_sim, config) = one_app("wxbcrypt00000shop").await;
+    let web = tempdir("bcrypt").join("web.yml");
+    let users = format!("basic_auth_users:\n  prom: {}\n", bcrypt::hash("right-password", 8).unwrap());
+    let exp = start_with_web(&config, &web, &users, &["--web.auth-concurrency", "1"]);
     let client = reqwest::Client::new();
     let url = exp.url("/healthz");
     let timed = |user: &'static str, password: String| {
@@ -349,17 +357,14 @@ async fn password_checks_are_bounded_and_do_not_tell_who_exists() {
 /// held in flight by a slow (high-cost) bcrypt check of its credentials.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_in_flight_at_sigterm_completes_on_tls_and_http() {
-    let app = SimApp::new("shop", "wxgrace00000shop", Account::Miniprogram);
-    let sim = simulator(vec![app.clone()]).await;
+    let (_sim, config) = one_app("wxgrace00000shop").await;
     let dir = tempdir("grace");
     let ca = write_cert(&dir, "srv");
     let hash = bcrypt::hash("right-password", 12).unwrap();
-    let config = config_for(&sim.base_url(), &[app], "    collectors:\n      visit_trend: {interval: 1h}\n");
     for tls in [true, false] {
-        let web = dir.join(format!("web-{tls}.yml"));
         let tls_part = if tls { "tls_server_config:\n  cert_file: srv.crt\n  key_file: srv.key\n" } else { "" };
-        std::fs::write(&web, format!("{tls_part}basic_auth_users:\n  prom: {hash}\n")).unwrap();
-        let mut exp = Exporter::start(&config, &["--web.config.file", web.to_str().unwrap()], &[]);
+        let web = format!("{tls_part}basic_auth_users:\n  prom: {hash}\n");
+        let mut exp = start_with_web(&config, &dir.join(format!("web-{tls}.yml")), &web, &[]);
         let port = exp.addr.rsplit(':').next().unwrap().to_string();
         let (client, url) = if tls {
             (https_client(&ca, &exp.addr), format!("https://localhost:{port}/metrics"))
