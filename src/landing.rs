@@ -109,8 +109,10 @@ fn health(s: &CollectorStatus) -> Health {
 
 /// The configured apps: (name, appid, account).
 pub type AppList = [(String, String, String)];
+/// One collector's status: its app, its name, its state.
+pub type StatusRow = (Arc<str>, &'static str, CollectorStatus);
 /// Every collector's status, ordered by app and collector.
-pub type StatusList = [(Arc<str>, &'static str, CollectorStatus)];
+pub type StatusList = [StatusRow];
 
 pub async fn page(State(st): State<WebState>, Query(q): Query<HashMap<String, String>>) -> Html<String> {
     let filter = Filter::from_query(&q);
@@ -124,12 +126,12 @@ pub fn render(telemetry_path: &str, apps: &AppList, status: &StatusList, filter:
     let info: HashMap<&str, (&str, &str)> = apps.iter().map(|(n, id, acc)| (n.as_str(), (id.as_str(), acc.as_str()))).collect();
     let mut out = String::with_capacity(64 * 1024);
     let path = esc(telemetry_path);
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<!doctype html><html><head><meta charset=utf-8><title>WeChat Exporter</title>\
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left;vertical-align:top}}\
 .up{{color:green}}.down{{color:#b00}}.wait{{color:#888}}.err{{font-family:monospace;font-size:90%}}</style></head>\
-<body><h1>WeChat Exporter</h1><p>Version {} · <a href=\"{path}\">Metrics</a> · <a href=\"/healthz\">healthz</a> · <a href=\"/readyz\">readyz</a></p>\n",
+<body><h1>WeChat Exporter</h1><p>Version {} · <a href=\"{path}\">Metrics</a> · <a href=\"/healthz\">healthz</a> · <a href=\"/readyz\">readyz</a></p>",
         env!("CARGO_PKG_VERSION")
     );
 
@@ -167,7 +169,7 @@ pub fn render(telemetry_path: &str, apps: &AppList, status: &StatusList, filter:
     out.push_str("</table>\n");
 
     // Failing collectors, longest without a success first.
-    let mut failing: Vec<&(Arc<str>, &'static str, CollectorStatus)> =
+    let mut failing: Vec<&StatusRow> =
         status.iter().filter(|(_, _, s)| health(s) == Health::Down).collect();
     failing.sort_by(|a, b| a.2.last_success.cmp(&b.2.last_success).then_with(|| (&a.0, a.1).cmp(&(&b.0, b.1))));
     let _ = write!(out, "<h2>Failing collectors ({down})</h2>");
@@ -176,9 +178,9 @@ pub fn render(telemetry_path: &str, apps: &AppList, status: &StatusList, filter:
     } else {
         out.push_str("<table><tr><th>app</th><th>collector</th><th>last success</th><th>last error</th></tr>\n");
         for (app, collector, s) in failing.iter().take(FAILING_SHOWN) {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=err>{}</td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=err>{}</td></tr>",
                 esc(app),
                 esc(collector),
                 when(s.last_success),
@@ -187,7 +189,7 @@ pub fn render(telemetry_path: &str, apps: &AppList, status: &StatusList, filter:
         }
         out.push_str("</table>\n");
         if failing.len() > FAILING_SHOWN {
-            let _ = write!(out, "<p><a href=\"/?state=down\">All {} failing collectors</a></p>\n", failing.len());
+            let _ = writeln!(out, "<p><a href=\"/?state=down\">All {} failing collectors</a></p>", failing.len());
         }
     }
 
@@ -198,7 +200,7 @@ pub fn render(telemetry_path: &str, apps: &AppList, status: &StatusList, filter:
             || app.to_lowercase().contains(&needle)
             || info.get(app).is_some_and(|(id, _)| id.to_lowercase().contains(&needle))
     };
-    let listed: Vec<&(Arc<str>, &'static str, CollectorStatus)> =
+    let listed: Vec<&StatusRow> =
         status.iter().filter(|(app, _, s)| filter.state.admits(s) && matches(app)).collect();
     let pages = listed.len().div_ceil(PAGE_SIZE).max(1);
     let page = filter.page.min(pages);
@@ -235,9 +237,9 @@ state <select name=state>",
             ),
         };
         let day = s.data_date.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{state}</td><td>{}</td><td>{day}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{state}</td><td>{}</td><td>{day}</td></tr>",
             esc(app),
             esc(appid),
             esc(account),
@@ -293,7 +295,7 @@ mod tests {
     }
 
     /// `n` apps of three collectors each; every `down_every`-th app's performance collector fails.
-    fn fleet(n: usize, down_every: usize) -> (Vec<(String, String, String)>, Vec<(Arc<str>, &'static str, CollectorStatus)>) {
+    fn fleet(n: usize, down_every: usize) -> (Vec<(String, String, String)>, Vec<StatusRow>) {
         let mut apps = Vec::new();
         let mut st = Vec::new();
         for i in 0..n {
