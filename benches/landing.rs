@@ -6,7 +6,9 @@
 //!
 //! Prints a Markdown report (the source of the landing page section of BENCHMARKS.md).
 
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,22 +17,9 @@ use wechat_exporter::landing::{self, Filter};
 use wechat_exporter::scheduler::CollectorStatus;
 use wechat_exporter::simulator::{Options, SimApp, Simulator};
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn arg(name: &str, default: usize) -> usize {
     let argv: Vec<String> = std::env::args().collect();
     argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)?.parse().ok()).unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(19998)
 }
 
 /// Median and p90 of `ms`.
@@ -99,8 +88,6 @@ async fn over_http(n: usize, runs: usize) {
     opts.record_calls = false;
     let sim = Simulator::start(opts).await.expect("simulator");
 
-    let dir = std::env::temp_dir().join(format!("wechat-exporter-landing-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
     let mut cfg = format!("wechat:\n  base_url: {}\n  timeout: 10s\napps:\n", sim.base_url());
     let mut wrong = 0;
     for (i, app) in sim_apps.iter().enumerate() {
@@ -112,22 +99,9 @@ async fn over_http(n: usize, runs: usize) {
         }
         cfg.push_str(&app.config_entry());
     }
-    let cfg_path = dir.join("config.yml");
-    std::fs::write(&cfg_path, cfg).expect("config");
-
-    let port = free_port();
-    let _exporter = Proc(
-        Command::new(env!("CARGO_BIN_EXE_wechat-exporter"))
-            .arg("--config.file")
-            .arg(&cfg_path)
-            .args(["--web.listen-address", &format!("127.0.0.1:{port}"), "--log.level", "error"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("exporter"),
-    );
+    let exporter = common::Exporter::start(&cfg, &[], &[]);
     let client = reqwest::Client::builder().no_gzip().build().expect("client");
-    let base = format!("http://127.0.0.1:{port}");
+    let base = format!("http://{}", exporter.addr);
     let started = Instant::now();
     loop {
         let ok = client.get(format!("{base}/readyz")).send().await.map(|r| r.status().is_success());
@@ -159,5 +133,5 @@ async fn over_http(n: usize, runs: usize) {
         println!("| `{path}` | {median:.1} ms | {p90:.1} ms | {:.1} KB |", bytes as f64 / 1024.0);
     }
     println!();
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&exporter.dir);
 }
