@@ -231,6 +231,10 @@ async fn text_of(client: &reqwest::Client, url: &str) -> String {
 
 fn main() {
     let a = args();
+    if a.breakdown {
+        // As the binary does: the allocator is the process's, so its settings are too.
+        wechat_exporter::malloc::configure();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     if a.simulator_only {
         rt.block_on(serve_simulator(a.apps));
@@ -315,6 +319,7 @@ async fn breakdown(a: Args) {
     let shared = Shared::new(Arc::new(Store::new()), Arc::new(Live::default()), scheduler::system_clock());
     let mut sched = Scheduler::new(shared.clone());
     sched.apply(&config).expect("apply");
+    wechat_exporter::malloc::start_trimming();
     mark("scheduler started: tasks, app clients, status", &mut rows);
 
     let started = Instant::now();

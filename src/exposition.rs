@@ -137,7 +137,8 @@ pub fn gzip(data: &[u8]) -> Bytes {
     let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 6 + 64), flate2::Compression::fast());
     // Writing to a Vec cannot fail.
     let _ = enc.write_all(data);
-    Bytes::from(enc.finish().unwrap_or_default())
+    // The member is kept until its text changes: give back the room guessed too large.
+    Bytes::from(enc.finish().unwrap_or_default().into_boxed_slice())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod cst;
 pub mod exposition;
 pub mod fnv;
 pub mod landing;
+pub mod malloc;
 pub mod scheduler;
 pub mod secret;
 pub mod simulator;

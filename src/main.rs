@@ -18,6 +18,7 @@ use wechat_exporter::web::{self, ReloadRequest, ServeLimits, WebState};
 use wechat_exporter::web_config::{self, WebConfigSource};
 
 fn main() -> ExitCode {
+    wechat_exporter::malloc::configure();
     let args = Args::parse();
     init_logging(&args);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -185,6 +186,7 @@ async fn run(args: Args) -> Result<ExitCode> {
     let grace = limits.shutdown_grace;
     let mut sched = Scheduler::new(shared.clone());
     sched.apply(&config).context("starting the pollers")?;
+    wechat_exporter::malloc::start_trimming();
     let apps = Arc::new(std::sync::RwLock::new(app_list(&config)));
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let state = WebState {

@@ -153,7 +153,9 @@ impl Poller {
         tokio::time::sleep(first).await;
         let mut failed_in_a_row = 0;
         loop {
-            failed_in_a_row = match self.poll().await {
+            // Boxed: a poll's state (a retry's pause among it) lives only while it runs,
+            // and the task, one of tens of thousands, stays in a smaller size class.
+            failed_in_a_row = match Box::pin(self.poll()).await {
                 Err(e) if transient(&e) => failed_in_a_row + 1,
                 _ => 0,
             };

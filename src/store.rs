@@ -140,10 +140,12 @@ impl Bucket {
     }
 
     /// Keeps the fragments `keep` accepts, adds `new` at the end, and drops the gzip member.
+    /// The new buffers are sized exactly: they live until the bucket next changes.
     fn rebuild(&mut self, keep: impl Fn(&Entry) -> bool, new: Option<(Key, &str)>) {
-        let extra = new.map_or(0, |(_, f)| f.len());
-        let mut text = Vec::with_capacity(self.text.len() + extra);
-        let mut index = Vec::with_capacity(self.index.len() + usize::from(new.is_some()));
+        let kept = self.index.iter().filter(|e| keep(e));
+        let (entries, bytes) = kept.fold((0, 0), |(n, b), e| (n + 1, b + e.len as usize));
+        let mut text = Vec::with_capacity(bytes + new.map_or(0, |(_, f)| f.len()));
+        let mut index = Vec::with_capacity(entries + usize::from(new.is_some()));
         for e in self.index.iter().filter(|e| keep(e)) {
             index.push(Entry { start: text.len() as u32, ..*e });
             text.extend_from_slice(self.fragment(e));
