@@ -2,19 +2,45 @@
 //! getinterfacesummary (the day) and getinterfacesummaryhour (its hours).
 //!
 //! Both APIs take `YYYY-MM-DD` dates, an end no later than yesterday (UTC+8) and a
-//! span under their maximum (30 days, 1 day). The day served follows the rule of
-//! `visit_trend`: yesterday once WeChat has it, until then the newest day already
-//! seen, and the day before yesterday when nothing that new is held yet.
+//! span under their maximum (30 days, 1 day). The day served follows
+//! [`super::newest`].
+
+pub mod sim;
 
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
-use super::{BoxFuture, Collector, Output, PollContext};
+use super::datacube::{Daily, Datacube, pick};
+use super::kind::{HOUR, MINUTE, OFFICIAL_ACCOUNT};
+use super::{Kind, NoSettings, PollContext, Route};
 use crate::cst;
 use crate::store::{Desc, Sample};
 use crate::wechat::{Api, WechatError, json};
+
+pub static KIND: Kind<NoSettings> = Kind {
+    name: "interface_summary",
+    accounts: OFFICIAL_ACCOUNT,
+    default: true,
+    interval: HOUR,
+    comfortable: MINUTE,
+    metrics: &[
+        &CALLBACKS,
+        &FAILURES,
+        &TIME_COST,
+        &MAX_TIME_COST,
+        &HOURLY_CALLBACKS,
+        &HOURLY_FAILURES,
+        &HOURLY_TIME_COST,
+        &HOURLY_MAX_TIME_COST,
+    ],
+    build: |_| Box::<InterfaceSummary>::default(),
+    describe: |_| format!("{} and {} for yesterday (UTC+8)", SUMMARY.name, HOURLY.name),
+    routes: &[Route { api: &SUMMARY, answer: sim::summary }, Route { api: &HOURLY, answer: sim::hourly }],
+    demo: |_| Some("      interface_summary: {interval: 1m}\n".into()),
+    ..Kind::BASE
+};
 
 pub const SUMMARY: Api = Api::post("getinterfacesummary", "/datacube/getinterfacesummary");
 pub const HOURLY: Api = Api::post("getinterfacesummaryhour", "/datacube/getinterfacesummaryhour");
@@ -127,14 +153,7 @@ impl Row {
 
 /// Picks the row for `day` among `rows`: the one dated so, or a lone undated row.
 pub fn summary_for(rows: Vec<Row>, day: NaiveDate) -> Option<Row> {
-    let mut rows = rows;
-    if let Some(i) = rows.iter().position(|r| r.date() == Some(day)) {
-        return Some(rows.swap_remove(i));
-    }
-    match rows.len() {
-        1 if rows[0].date().is_none() => rows.pop(),
-        _ => None,
-    }
+    pick(rows, |r| r.ref_date.as_deref().filter(|d| cst::parse(d).is_some()), |d| cst::parse(d) == Some(day))
 }
 
 /// The hourly rows of `day`, by hour. Rows of another day or with a `ref_hour` that
@@ -158,7 +177,7 @@ pub fn hours_for(rows: Vec<Row>, day: NaiveDate) -> BTreeMap<u32, Row> {
     out
 }
 
-/// One day's data, as served (the day itself is kept by [`super::NewestDay`]).
+/// One day's data, as served (the day itself is kept by [`super::newest::Newest`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Day {
     pub summary: Row,
@@ -176,10 +195,11 @@ impl Day {
     }
 }
 
+/// The collector: the newest day's summary and hours.
+pub type InterfaceSummary = Daily<Interface>;
+
 #[derive(Default)]
-pub struct InterfaceSummary {
-    newest: super::NewestDay<Day>,
-}
+pub struct Interface;
 
 /// The rows of `api` for `begin..=end`, asked for in spans the API accepts.
 async fn fetch(
@@ -197,24 +217,22 @@ async fn fetch(
     Ok(rows)
 }
 
-impl InterfaceSummary {
+impl Datacube for Interface {
+    type Period = NaiveDate;
+    type Data = Day;
+
     /// `day`'s data, or None while WeChat has no summary for it. The hours are only
     /// asked for once the day is there.
-    async fn fetch_day(cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Day>, WechatError> {
+    async fn fetch(&self, cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Day>, WechatError> {
         let Some(summary) = summary_for(fetch(cx, &SUMMARY, SUMMARY_MAX_DAYS, day, day).await?, day) else {
             return Ok(None);
         };
         let hours = hours_for(fetch(cx, &HOURLY, HOURLY_MAX_DAYS, day, day).await?, day);
         Ok(Some(Day { summary, hours }))
     }
-}
 
-impl Collector for InterfaceSummary {
-    fn poll<'a>(&'a mut self, cx: &'a PollContext<'a>) -> BoxFuture<'a, Result<Output, WechatError>> {
-        Box::pin(async move {
-            self.newest.refresh(cx.now, |day| Self::fetch_day(cx, day)).await?;
-            Ok(self.newest.output(Day::samples))
-        })
+    fn samples(&self, day: &Day) -> Vec<Sample> {
+        day.samples()
     }
 }
 
@@ -226,7 +244,8 @@ mod tests {
 
     use super::*;
     use crate::collectors::Account;
-    use crate::simulator::{Options, SimApp, Simulator, data};
+    use crate::collectors::Collector;
+    use crate::simulator::{Options, SimApp, Simulator};
     use crate::wechat::client::decode;
 
     fn fixture(name: &str) -> Response {
@@ -395,12 +414,12 @@ mod tests {
         let at = *now.lock().unwrap();
         let out = c.poll(&PollContext { client: &client, now: at }).await.unwrap();
         assert_eq!(out.data_date, Some(before));
-        let want = data::interface_day(&app.appid, before);
-        assert_eq!(value(&out.samples, &CALLBACKS, None), Some(want.callback_count as f64));
+        let want = sim::day(&app.appid, before);
+        assert_eq!(value(&out.samples, &CALLBACKS, None), want.callback_count);
         assert_eq!(value(&out.samples, &MAX_TIME_COST, None), None, "the odd app leaves max_time_cost out");
-        let h13 = data::interface_hour(&app.appid, before, 13);
-        assert_eq!(value(&out.samples, &HOURLY_CALLBACKS, Some("13")), Some(h13.callback_count as f64));
-        assert_eq!(value(&out.samples, &HOURLY_TIME_COST, Some("13")), Some(h13.total_time_cost as f64 / 1000.0));
+        let h13 = sim::hour(&app.appid, before, 13);
+        assert_eq!(value(&out.samples, &HOURLY_CALLBACKS, Some("13")), h13.callback_count);
+        assert_eq!(value(&out.samples, &HOURLY_TIME_COST, Some("13")), h13.total_time_cost.map(|ms| ms / 1000.0));
         let hourly_calls = sim.calls(HOURLY.path);
         assert_eq!(hourly_calls.len(), 1, "no hours are asked for a day without a summary");
         assert_eq!(hourly_calls[0].body, serde_json::json!({"begin_date": "2024-05-05", "end_date": "2024-05-05"}));
@@ -417,9 +436,9 @@ mod tests {
         *now.lock().unwrap() = later;
         let out = c.poll(&PollContext { client: &client, now: later }).await.unwrap();
         assert_eq!(out.data_date, Some(yesterday));
-        let want = data::interface_day(&app.appid, yesterday);
-        assert_eq!(value(&out.samples, &FAILURES, None), Some(want.fail_count as f64));
-        assert_eq!(value(&out.samples, &TIME_COST, None), Some(want.total_time_cost as f64 / 1000.0));
+        let want = sim::day(&app.appid, yesterday);
+        assert_eq!(value(&out.samples, &FAILURES, None), want.fail_count);
+        assert_eq!(value(&out.samples, &TIME_COST, None), want.total_time_cost.map(|ms| ms / 1000.0));
         assert_eq!(out.samples.iter().filter(|s| s.desc == HOURLY_CALLBACKS).count(), 24);
         for call in sim.calls(SUMMARY.path).iter().chain(sim.calls(HOURLY.path).iter()) {
             let end = call.body["end_date"].as_str().unwrap();

@@ -1,17 +1,31 @@
 //! `visit_trend`: getDailyVisitTrend, a mini program's visits of one day.
-//!
-//! The request date is yesterday in UTC+8. WeChat fills yesterday in some hours
-//! into today; until then the newest day already seen is served, and a collector
-//! that has nothing newer than the day before yesterday asks for that day, so a
-//! restart in the early hours does not leave dashboards empty.
+//! The weekly and monthly trends read the same row; see [`Row::samples`].
+
+pub mod sim;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{BoxFuture, Collector, Output, PollContext};
+use super::datacube::{Daily, Datacube, pick};
+use super::kind::{HOUR, MINI_PROGRAM, MINUTE};
+use super::{Kind, NoSettings, PollContext, Route};
 use crate::cst;
 use crate::store::{Desc, Sample};
-use crate::wechat::{json, Api, WechatError};
+use crate::wechat::{Api, WechatError, json};
+
+pub static KIND: Kind<NoSettings> = Kind {
+    name: "visit_trend",
+    accounts: MINI_PROGRAM,
+    default: true,
+    interval: HOUR,
+    comfortable: MINUTE,
+    metrics: &[&SESSIONS, &PV, &UV, &UV_NEW, &STAY_PER_USER, &STAY_PER_SESSION, &DEPTH],
+    build: |_| Box::<VisitTrend>::default(),
+    describe: |_| format!("{} for yesterday (UTC+8)", API.name),
+    routes: &[Route { api: &API, answer: sim::answer }],
+    demo: |_| Some("      visit_trend: {interval: 1m}\n".into()),
+    ..Kind::BASE
+};
 
 pub const API: Api = Api::post("getDailyVisitTrend", "/datacube/getweanalysisappiddailyvisittrend");
 
@@ -33,6 +47,11 @@ pub const DEPTH: Desc = Desc::gauge("wechat_daily_visit_depth", "Average visit d
 pub type Request = super::DateSpan;
 
 pub type Response = super::List<Row>;
+
+/// The seven metrics of a visit trend row, in the order of [`Row::samples`].
+pub type Descs = [&'static Desc; 7];
+
+pub const DAILY: Descs = [&SESSIONS, &PV, &UV, &UV_NEW, &STAY_PER_USER, &STAY_PER_SESSION, &DEPTH];
 
 /// A day's row. Every value is optional: a field WeChat leaves out is a missing sample.
 #[derive(Deserialize, Debug, Default, Clone, PartialEq)]
@@ -58,53 +77,48 @@ pub struct Row {
 impl Row {
     /// The row's samples: one per field WeChat sent.
     pub fn samples(&self) -> Vec<Sample> {
-        [
-            (&SESSIONS, self.session_cnt),
-            (&PV, self.visit_pv),
-            (&UV, self.visit_uv),
-            (&UV_NEW, self.visit_uv_new),
-            (&STAY_PER_USER, self.stay_time_uv),
-            (&STAY_PER_SESSION, self.stay_time_session),
-            (&DEPTH, self.visit_depth),
-        ]
-        .into_iter()
-        .filter_map(|(desc, v)| v.map(|v| Sample::new(desc, v)))
-        .collect()
+        self.samples_as(&DAILY)
+    }
+
+    /// The row's samples under `descs` (the daily, weekly or monthly seven).
+    pub fn samples_as(&self, descs: &Descs) -> Vec<Sample> {
+        let values = [
+            self.session_cnt,
+            self.visit_pv,
+            self.visit_uv,
+            self.visit_uv_new,
+            self.stay_time_uv,
+            self.stay_time_session,
+            self.visit_depth,
+        ];
+        descs.iter().zip(values).filter_map(|(desc, v)| v.map(|v| Sample::new(desc, v))).collect()
     }
 }
 
 impl Response {
     /// The row for `day`: the one dated so, or a lone undated row.
     pub fn row_for(self, day: NaiveDate) -> Option<Row> {
-        let mut rows = self.list;
-        if let Some(i) = rows.iter().position(|r| r.ref_date.as_deref().and_then(cst::parse) == Some(day)) {
-            return Some(rows.swap_remove(i));
-        }
-        match rows.len() {
-            1 if rows[0].ref_date.as_deref().and_then(cst::parse).is_none() => rows.pop(),
-            _ => None,
-        }
+        pick(self.list, |r| r.ref_date.as_deref().filter(|d| cst::parse(d).is_some()), |d| cst::parse(d) == Some(day))
     }
 }
 
-#[derive(Default)]
-pub struct VisitTrend {
-    newest: super::NewestDay<Row>,
-}
+/// The collector: the newest day's row.
+pub type VisitTrend = Daily<Trend>;
 
-impl VisitTrend {
-    async fn fetch(cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Row>, WechatError> {
+#[derive(Default)]
+pub struct Trend;
+
+impl Datacube for Trend {
+    type Period = NaiveDate;
+    type Data = Row;
+
+    async fn fetch(&self, cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Row>, WechatError> {
         let resp: Response = cx.client.post(&API, &Request::for_day(day)).await?;
         Ok(resp.row_for(day))
     }
-}
 
-impl Collector for VisitTrend {
-    fn poll<'a>(&'a mut self, cx: &'a PollContext<'a>) -> BoxFuture<'a, Result<Output, WechatError>> {
-        Box::pin(async move {
-            self.newest.refresh(cx.now, |day| Self::fetch(cx, day)).await?;
-            Ok(self.newest.output(Row::samples))
-        })
+    fn samples(&self, row: &Row) -> Vec<Sample> {
+        row.samples()
     }
 }
 
