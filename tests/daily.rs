@@ -67,7 +67,7 @@ async fn the_newest_day_is_served_until_yesterday_arrives() {
 
     let out = c.poll(&PollContext { client: &client, now: clock.now() }).await.unwrap();
     assert_eq!(out.data_date, Some(day(2024, 2, 29)), "a fresh start in the early hours asks for the day before");
-    assert_eq!(pv(&out), visit_trend::sim::row(&app.appid, day(2024, 2, 29)).visit_pv);
+    assert_eq!(pv(&out), visit_trend::sim::row(&app.appid, day(2024, 2, 29)).visit_pv.get());
     let asked: Vec<String> = sim.calls(visit_trend::API.path).iter().map(|c| c.body["end_date"].as_str().unwrap().to_string()).collect();
     assert_eq!(asked, ["20240301", "20240229"]);
 
@@ -79,7 +79,7 @@ async fn the_newest_day_is_served_until_yesterday_arrives() {
     let seen = sim.calls(visit_trend::API.path).len();
     let out = c.poll(&PollContext { client: &client, now: clock.now() }).await.unwrap();
     assert_eq!(out.data_date, Some(day(2024, 3, 1)));
-    assert_eq!(pv(&out), visit_trend::sim::row(&app.appid, day(2024, 3, 1)).visit_pv);
+    assert_eq!(pv(&out), visit_trend::sim::row(&app.appid, day(2024, 3, 1)).visit_pv.get());
     assert_eq!(asked_since(&sim, seen), ["20240301"]);
 
     // Next night: the 1st is still the newest there is, and it stays served.
@@ -131,7 +131,7 @@ async fn a_daily_collector_fetches_any_day_asked_for() {
     let trend = visit_trend::VisitTrend::default();
     let out = trend.fetch_day(&cx, old).expect("visit_trend is daily").await.unwrap().unwrap();
     assert_eq!(out.data_date, Some(old));
-    assert_eq!(pv(&out), visit_trend::sim::row(&app.appid, old).visit_pv);
+    assert_eq!(pv(&out), visit_trend::sim::row(&app.appid, old).visit_pv.get());
     assert_eq!(sim.calls(visit_trend::API.path)[0].body["end_date"], "20240304");
 
     let perf = performance::Performance::new(performance::Settings::default());

@@ -37,18 +37,18 @@ async fn metrics_hold_exactly_the_simulator_values() {
     for app in &apps {
         let row = visit_trend::sim::row(&app.appid, day);
         let a = ("app", app.name.as_str());
-        assert!(row.session_cnt.is_some() && row.visit_depth.is_some());
-        assert_eq!(value(&lines, "wechat_daily_visit_sessions", &[a]), row.session_cnt);
-        assert_eq!(value(&lines, "wechat_daily_visit_pv", &[a]), row.visit_pv);
-        assert_eq!(value(&lines, "wechat_daily_visit_uv", &[a]), row.visit_uv);
-        assert_eq!(value(&lines, "wechat_daily_visit_uv_new", &[a]), row.visit_uv_new);
-        assert_eq!(value(&lines, "wechat_daily_visit_stay_time_per_session_seconds", &[a]), row.stay_time_session);
-        assert_eq!(value(&lines, "wechat_daily_visit_depth", &[a]), row.visit_depth);
+        assert!(row.session_cnt.get().is_some() && row.visit_depth.get().is_some());
+        assert_eq!(value(&lines, "wechat_daily_visit_sessions", &[a]), row.session_cnt.get());
+        assert_eq!(value(&lines, "wechat_daily_visit_pv", &[a]), row.visit_pv.get());
+        assert_eq!(value(&lines, "wechat_daily_visit_uv", &[a]), row.visit_uv.get());
+        assert_eq!(value(&lines, "wechat_daily_visit_uv_new", &[a]), row.visit_uv_new.get());
+        assert_eq!(value(&lines, "wechat_daily_visit_stay_time_per_session_seconds", &[a]), row.stay_time_session.get());
+        assert_eq!(value(&lines, "wechat_daily_visit_depth", &[a]), row.visit_depth.get());
         let per_user = value(&lines, "wechat_daily_visit_stay_time_per_user_seconds", &[a]);
         if app.odd {
             assert_eq!(per_user, None, "a field WeChat leaves out is a missing sample, never 0");
         } else {
-            assert_eq!(per_user, row.stay_time_uv);
+            assert_eq!(per_user, row.stay_time_uv.get());
         }
         assert_eq!(
             value(&lines, "wechat_data_date_timestamp_seconds", &[a, ("collector", "visit_trend")]),
@@ -171,7 +171,7 @@ fn once_prints_the_exposition_and_fails_when_a_collector_fails() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let lines = parse(&String::from_utf8_lossy(&out.stdout));
         let row = visit_trend::sim::row("wxe2e0000000shop", cst::yesterday(Utc::now()));
-        assert_eq!(value(&lines, "wechat_daily_visit_pv", &[("app", "shop")]), row.visit_pv, "TZ={tz}");
+        assert_eq!(value(&lines, "wechat_daily_visit_pv", &[("app", "shop")]), row.visit_pv.get(), "TZ={tz}");
     }
 
     apps[1].secret = "wrong-secret-value".into();

@@ -86,7 +86,7 @@ fn read_all(bytes: &[u8]) {
     }
     if let Ok(r) = decode::<realtime_log::Response>(bytes) {
         for rec in r.data.map(|d| d.list).unwrap_or_default() {
-            let _ = realtime_log::Level::of(rec.level.unwrap_or(0));
+            let _ = realtime_log::Level::of(rec.level.get().unwrap_or(0));
         }
     }
 }

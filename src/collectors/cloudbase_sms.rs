@@ -25,7 +25,8 @@ use serde_json::Value;
 use super::kind::{MINI_PROGRAM, MINUTE};
 use super::{BoxFuture, Collector, Output, PollContext, Route, SettingsError};
 use crate::store::{Desc, Kind, Label, Sample};
-use crate::wechat::{Api, WechatError, json};
+use crate::wechat::json::{self, Loose};
+use crate::wechat::{Api, WechatError};
 
 /// Runs only where configured: it needs an env and activity ids.
 pub static KIND: super::Kind<Settings> = super::Kind {
@@ -277,23 +278,25 @@ pub struct Condition<'a> {
 
 /// One page of the table, in the HTTPS shape or the cloud call's camelCase one.
 #[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Response {
-    #[serde(default, alias = "dataColumn", deserialize_with = "json::list")]
+    #[serde(alias = "dataColumn", deserialize_with = "json::list")]
     pub data_column: Vec<Column>,
-    #[serde(default, alias = "dataValue", deserialize_with = "json::list")]
+    #[serde(alias = "dataValue", deserialize_with = "json::list")]
     pub data_value: Vec<Row>,
-    #[serde(default, alias = "totalNum", deserialize_with = "json::opt_i64")]
-    pub total_num: Option<i64>,
+    #[serde(alias = "totalNum")]
+    pub total_num: Loose<i64>,
 }
 
 #[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Column {
-    #[serde(default, alias = "colId", deserialize_with = "json::opt_string")]
-    pub col_id: Option<String>,
-    #[serde(default, alias = "colName", deserialize_with = "json::opt_string")]
-    pub col_name: Option<String>,
+    #[serde(alias = "colId")]
+    pub col_id: Loose<String>,
+    #[serde(alias = "colName")]
+    pub col_name: Loose<String>,
     /// "0" string, "1" number, "2" double. Kept raw: a type we cannot read is not numeric.
-    #[serde(default, alias = "colDataType")]
+    #[serde(alias = "colDataType")]
     pub col_data_type: Option<Value>,
 }
 
@@ -475,7 +478,7 @@ where
             other => other?,
         };
         let rows = page.data_value.len() as u64;
-        let total = page.total_num;
+        let total = page.total_num.get();
         out.push(page);
         // Moving on by the rows received, not by the limit asked, keeps every row
         // should WeChat send shorter pages than asked for.
@@ -606,7 +609,7 @@ mod tests {
         let https = fixture("cloudbase_sms_conversion.json").unwrap();
         let cloud = fixture("cloudbase_sms_conversion_cloud.json").unwrap();
         assert_eq!(https, cloud);
-        assert_eq!(cloud.total_num, Some(1));
+        assert_eq!(cloud.total_num.get(), Some(1));
         assert_eq!(cloud.data_column.len(), 12);
     }
 

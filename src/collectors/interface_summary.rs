@@ -10,14 +10,15 @@ pub mod sim;
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::datacube::{Daily, Datacube, pick};
 use super::kind::{HOUR, MINUTE, OFFICIAL_ACCOUNT};
 use super::{Kind, NoSettings, PollContext, Route};
 use crate::cst;
 use crate::store::{Desc, Sample};
-use crate::wechat::{Api, WechatError, json};
+use crate::wechat::json::Loose;
+use crate::wechat::{Api, WechatError};
 
 pub static KIND: Kind<NoSettings> = Kind {
     name: "interface_summary",
@@ -101,20 +102,15 @@ pub type Response = super::List<Row>;
 
 /// A row of either API (the hourly one adds `ref_hour`). Every value is optional:
 /// a field WeChat leaves out is a missing sample. Costs are in milliseconds.
-#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Row {
-    #[serde(default, deserialize_with = "json::opt_string")]
-    pub ref_date: Option<String>,
-    #[serde(default, deserialize_with = "json::opt_i64")]
-    pub ref_hour: Option<i64>,
-    #[serde(default, deserialize_with = "json::opt_f64")]
-    pub callback_count: Option<f64>,
-    #[serde(default, deserialize_with = "json::opt_f64")]
-    pub fail_count: Option<f64>,
-    #[serde(default, deserialize_with = "json::opt_f64")]
-    pub total_time_cost: Option<f64>,
-    #[serde(default, deserialize_with = "json::opt_f64")]
-    pub max_time_cost: Option<f64>,
+    pub ref_date: Loose<String>,
+    pub ref_hour: Loose<i64>,
+    pub callback_count: Loose<f64>,
+    pub fail_count: Loose<f64>,
+    pub total_time_cost: Loose<f64>,
+    pub max_time_cost: Loose<f64>,
 }
 
 /// The hour of the day a `ref_hour` names: WeChat gives 0..23 on the interface
@@ -140,10 +136,10 @@ impl Row {
     fn samples(&self, descs: [&Desc; 4]) -> Vec<Sample> {
         let [callbacks, failures, cost, max_cost] = descs;
         [
-            (callbacks, self.callback_count),
-            (failures, self.fail_count),
-            (cost, self.total_time_cost.map(|ms| ms / 1000.0)),
-            (max_cost, self.max_time_cost.map(|ms| ms / 1000.0)),
+            (callbacks, self.callback_count.get()),
+            (failures, self.fail_count.get()),
+            (cost, self.total_time_cost.get().map(|ms| ms / 1000.0)),
+            (max_cost, self.max_time_cost.get().map(|ms| ms / 1000.0)),
         ]
         .into_iter()
         .filter_map(|(desc, v)| v.map(|v| Sample::new(desc, v)))
@@ -165,12 +161,12 @@ pub fn hours_for(rows: Vec<Row>, day: NaiveDate) -> BTreeMap<u32, Row> {
         if row.date().is_some_and(|d| d != day) {
             continue;
         }
-        match row.ref_hour.and_then(hour_of) {
+        match row.ref_hour.get().and_then(hour_of) {
             Some(h) => {
                 out.entry(h).or_insert(row);
             }
             None => {
-                tracing::warn!(ref_hour = ?row.ref_hour, "getinterfacesummaryhour row without a usable ref_hour; skipped")
+                tracing::warn!(ref_hour = ?row.ref_hour.get(), "getinterfacesummaryhour row without a usable ref_hour; skipped")
             }
         }
     }
@@ -336,8 +332,8 @@ mod tests {
         .unwrap();
         let hours = hours_for(rows.list, date(2024, 5, 6));
         assert_eq!(hours.keys().copied().collect::<Vec<_>>(), vec![1, 3]);
-        assert_eq!(hours[&1].callback_count, Some(1.0));
-        assert_eq!(hours[&3].callback_count, Some(6.0));
+        assert_eq!(hours[&1].callback_count.get(), Some(1.0));
+        assert_eq!(hours[&3].callback_count.get(), Some(6.0));
     }
 
     #[test]
@@ -415,11 +411,11 @@ mod tests {
         let out = c.poll(&PollContext { client: &client, now: at }).await.unwrap();
         assert_eq!(out.data_date, Some(before));
         let want = sim::day(&app.appid, before);
-        assert_eq!(value(&out.samples, &CALLBACKS, None), want.callback_count);
+        assert_eq!(value(&out.samples, &CALLBACKS, None), want.callback_count.get());
         assert_eq!(value(&out.samples, &MAX_TIME_COST, None), None, "the odd app leaves max_time_cost out");
         let h13 = sim::hour(&app.appid, before, 13);
-        assert_eq!(value(&out.samples, &HOURLY_CALLBACKS, Some("13")), h13.callback_count);
-        assert_eq!(value(&out.samples, &HOURLY_TIME_COST, Some("13")), h13.total_time_cost.map(|ms| ms / 1000.0));
+        assert_eq!(value(&out.samples, &HOURLY_CALLBACKS, Some("13")), h13.callback_count.get());
+        assert_eq!(value(&out.samples, &HOURLY_TIME_COST, Some("13")), h13.total_time_cost.get().map(|ms| ms / 1000.0));
         let hourly_calls = sim.calls(HOURLY.path);
         assert_eq!(hourly_calls.len(), 1, "no hours are asked for a day without a summary");
         assert_eq!(hourly_calls[0].body, serde_json::json!({"begin_date": "2024-05-05", "end_date": "2024-05-05"}));
@@ -437,8 +433,8 @@ mod tests {
         let out = c.poll(&PollContext { client: &client, now: later }).await.unwrap();
         assert_eq!(out.data_date, Some(yesterday));
         let want = sim::day(&app.appid, yesterday);
-        assert_eq!(value(&out.samples, &FAILURES, None), want.fail_count);
-        assert_eq!(value(&out.samples, &TIME_COST, None), want.total_time_cost.map(|ms| ms / 1000.0));
+        assert_eq!(value(&out.samples, &FAILURES, None), want.fail_count.get());
+        assert_eq!(value(&out.samples, &TIME_COST, None), want.total_time_cost.get().map(|ms| ms / 1000.0));
         assert_eq!(out.samples.iter().filter(|s| s.desc == HOURLY_CALLBACKS).count(), 24);
         for call in sim.calls(SUMMARY.path).iter().chain(sim.calls(HOURLY.path).iter()) {
             let end = call.body["end_date"].as_str().unwrap();

@@ -13,7 +13,8 @@ use super::kind::{HOUR, MINI_PROGRAM, MINUTE};
 use super::{BoxFuture, Collector, Kind, Output, PollContext, Route, SettingsError};
 use crate::cst;
 use crate::store::{Desc, Sample};
-use crate::wechat::{json, Api, WechatError};
+use crate::wechat::json::{self, Loose};
+use crate::wechat::{Api, WechatError};
 
 pub static KIND: Kind<Settings> = Kind {
     name: "performance",
@@ -277,9 +278,10 @@ pub struct Request {
 }
 
 #[derive(Deserialize, Debug, Default)]
+#[serde(default)]
 pub struct Response {
-    #[serde(default, alias = "defaultTimeData", deserialize_with = "json::opt_string")]
-    pub default_time_data: Option<String>,
+    #[serde(alias = "defaultTimeData")]
+    pub default_time_data: Loose<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -288,15 +290,13 @@ pub struct TimeData {
     pub list: Vec<Point>,
 }
 
-#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Point {
-    #[serde(default, deserialize_with = "json::opt_string")]
-    pub ref_date: Option<String>,
-    #[serde(default, deserialize_with = "json::opt_i64")]
-    pub cost_time_type: Option<i64>,
+    pub ref_date: Loose<String>,
+    pub cost_time_type: Loose<i64>,
     /// Milliseconds.
-    #[serde(default, deserialize_with = "json::opt_f64")]
-    pub cost_time: Option<f64>,
+    pub cost_time: Loose<f64>,
 }
 
 impl Response {
@@ -312,8 +312,8 @@ impl Response {
         Ok(data
             .list
             .iter()
-            .filter(|p| p.cost_time_type.is_none_or(|t| t == cost_time_type.code()))
-            .filter_map(|p| Some((p.ref_date.as_deref().and_then(cst::parse)?, p.cost_time?)))
+            .filter(|p| p.cost_time_type.get().is_none_or(|t| t == cost_time_type.code()))
+            .filter_map(|p| Some((p.ref_date.as_deref().and_then(cst::parse)?, p.cost_time.get()?)))
             .max_by_key(|(d, _)| *d))
     }
 }
@@ -417,14 +417,14 @@ mod tests {
 
     #[test]
     fn empty_and_broken_inner_json() {
-        let empty = Response { default_time_data: Some(String::new()) };
+        let empty = Response { default_time_data: String::new().into() };
         assert_eq!(empty.newest(CostTimeType::Startup).unwrap(), None);
-        let empty_list = Response { default_time_data: Some(r#"{"list":[]}"#.into()) };
+        let empty_list = Response { default_time_data: Loose(Some(r#"{"list":[]}"#.into())) };
         assert_eq!(empty_list.newest(CostTimeType::Startup).unwrap(), None);
-        let broken = Response { default_time_data: Some(r#"{"list":[{"#.into()) };
+        let broken = Response { default_time_data: Loose(Some(r#"{"list":[{"#.into())) };
         assert_eq!(broken.newest(CostTimeType::Startup).unwrap_err().reason(), "invalid_response");
         let strings = Response {
-            default_time_data: Some(r#"{"list":[{"ref_date":"20240101","cost_time_type":"1","cost_time":"900"}]}"#.into()),
+            default_time_data: Loose(Some(r#"{"list":[{"ref_date":"20240101","cost_time_type":"1","cost_time":"900"}]}"#.into())),
         };
         assert_eq!(strings.newest(CostTimeType::Startup).unwrap().unwrap().1, 900.0);
     }

@@ -37,7 +37,8 @@ use super::kind::{MINI_PROGRAM, MINUTE};
 use super::{BoxFuture, Collector, Kind, Output, PollContext, Route};
 use crate::cst;
 use crate::store::{Desc, Sample};
-use crate::wechat::{json, Api, WechatError};
+use crate::wechat::json::{self, Loose};
+use crate::wechat::{Api, WechatError};
 
 pub static KIND: Kind<Settings> = Kind {
     name: "realtime_log",
@@ -278,27 +279,25 @@ pub struct Response {
 }
 
 #[derive(Deserialize, Debug, Default)]
+#[serde(default)]
 pub struct Data {
-    #[serde(default, deserialize_with = "json::list")]
+    #[serde(deserialize_with = "json::list")]
     pub list: Vec<Record>,
-    #[serde(default, deserialize_with = "json::opt_i64")]
-    pub total: Option<i64>,
+    pub total: Loose<i64>,
 }
 
 /// The fields of a record the collector reads; user id and message are never read.
 #[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Record {
-    #[serde(default, deserialize_with = "json::opt_i64")]
-    pub level: Option<i64>,
-    #[serde(default, deserialize_with = "json::opt_i64")]
-    pub timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "json::opt_string")]
-    pub url: Option<String>,
+    pub level: Loose<i64>,
+    pub timestamp: Loose<i64>,
+    pub url: Loose<String>,
 }
 
 impl Record {
     pub fn level(&self) -> Level {
-        Level::of(self.level.unwrap_or(0))
+        Level::of(self.level.get().unwrap_or(0))
     }
 
     /// The page path, without a query string (which would make a series per visit).
@@ -311,7 +310,7 @@ impl Record {
 impl Response {
     fn into_parts(self) -> Result<(u64, Vec<Record>), WechatError> {
         let data = self.data.unwrap_or_default();
-        let total = match data.total {
+        let total = match data.total.get() {
             Some(t) if t >= 0 => t as u64,
             Some(t) => return Err(WechatError::InvalidResponse(format!("data.total is {t}"))),
             // An empty list may come without a total; records without one cannot be paged.
@@ -478,7 +477,7 @@ impl RealtimeLog {
                 *total = Some(now_total);
                 for r in &list {
                     // A record outside the window is another window's.
-                    if r.timestamp.is_some_and(|t| !w.contains(t)) {
+                    if r.timestamp.get().is_some_and(|t| !w.contains(t)) {
                         continue;
                     }
                     *counts.entry((r.page(), r.level())).or_insert(0) += 1;

@@ -4,14 +4,15 @@
 pub mod sim;
 
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::datacube::{Daily, Datacube, pick};
 use super::kind::{HOUR, MINI_PROGRAM, MINUTE};
 use super::{Kind, NoSettings, PollContext, Route};
 use crate::cst;
 use crate::store::{Desc, Sample};
-use crate::wechat::{Api, WechatError, json};
+use crate::wechat::json::Loose;
+use crate::wechat::{Api, WechatError};
 
 pub static KIND: Kind<NoSettings> = Kind {
     name: "visit_trend",
@@ -53,25 +54,27 @@ pub type Descs = [&'static Desc; 7];
 
 pub const DAILY: Descs = [&SESSIONS, &PV, &UV, &UV_NEW, &STAY_PER_USER, &STAY_PER_SESSION, &DEPTH];
 
-/// A day's row. Every value is optional: a field WeChat leaves out is a missing sample.
-#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+/// A row of the daily, weekly or monthly trend. A field WeChat leaves out is a
+/// missing sample.
+#[derive(Deserialize, Serialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Row {
-    #[serde(default, alias = "refDate", deserialize_with = "json::opt_string")]
-    pub ref_date: Option<String>,
-    #[serde(default, alias = "sessionCnt", deserialize_with = "json::opt_f64")]
-    pub session_cnt: Option<f64>,
-    #[serde(default, alias = "visitPv", deserialize_with = "json::opt_f64")]
-    pub visit_pv: Option<f64>,
-    #[serde(default, alias = "visitUv", deserialize_with = "json::opt_f64")]
-    pub visit_uv: Option<f64>,
-    #[serde(default, alias = "visitUvNew", deserialize_with = "json::opt_f64")]
-    pub visit_uv_new: Option<f64>,
-    #[serde(default, alias = "stayTimeUv", deserialize_with = "json::opt_f64")]
-    pub stay_time_uv: Option<f64>,
-    #[serde(default, alias = "stayTimeSession", deserialize_with = "json::opt_f64")]
-    pub stay_time_session: Option<f64>,
-    #[serde(default, alias = "visitDepth", deserialize_with = "json::opt_f64")]
-    pub visit_depth: Option<f64>,
+    #[serde(alias = "refDate")]
+    pub ref_date: Loose<String>,
+    #[serde(alias = "sessionCnt")]
+    pub session_cnt: Loose<f64>,
+    #[serde(alias = "visitPv")]
+    pub visit_pv: Loose<f64>,
+    #[serde(alias = "visitUv")]
+    pub visit_uv: Loose<f64>,
+    #[serde(alias = "visitUvNew")]
+    pub visit_uv_new: Loose<f64>,
+    #[serde(alias = "stayTimeUv")]
+    pub stay_time_uv: Loose<f64>,
+    #[serde(alias = "stayTimeSession")]
+    pub stay_time_session: Loose<f64>,
+    #[serde(alias = "visitDepth")]
+    pub visit_depth: Loose<f64>,
 }
 
 impl Row {
@@ -83,15 +86,15 @@ impl Row {
     /// The row's samples under `descs` (the daily, weekly or monthly seven).
     pub fn samples_as(&self, descs: &Descs) -> Vec<Sample> {
         let values = [
-            self.session_cnt,
-            self.visit_pv,
-            self.visit_uv,
-            self.visit_uv_new,
-            self.stay_time_uv,
-            self.stay_time_session,
-            self.visit_depth,
+            &self.session_cnt,
+            &self.visit_pv,
+            &self.visit_uv,
+            &self.visit_uv_new,
+            &self.stay_time_uv,
+            &self.stay_time_session,
+            &self.visit_depth,
         ];
-        descs.iter().zip(values).filter_map(|(desc, v)| v.map(|v| Sample::new(desc, v))).collect()
+        descs.iter().zip(values).filter_map(|(desc, v)| v.get().map(|v| Sample::new(desc, v))).collect()
     }
 }
 
@@ -136,9 +139,9 @@ mod tests {
     fn seed_example_parses_and_leaves_out_missing_fields() {
         let day = NaiveDate::from_ymd_opt(2017, 3, 13).unwrap();
         let row = fixture("visit_trend.json").row_for(day).unwrap();
-        assert_eq!(row.session_cnt, Some(142549.0));
-        assert_eq!(row.visit_depth, Some(1.9838));
-        assert_eq!(row.stay_time_uv, None, "the seed leaves stay_time_uv out");
+        assert_eq!(row.session_cnt.get(), Some(142549.0));
+        assert_eq!(row.visit_depth.get(), Some(1.9838));
+        assert_eq!(row.stay_time_uv.get(), None, "the seed leaves stay_time_uv out");
         let samples = row.samples();
         assert_eq!(samples.len(), 6);
         assert!(samples.iter().all(|s| s.desc != STAY_PER_USER));
@@ -161,9 +164,9 @@ mod tests {
         )
         .unwrap();
         let row = r.row_for(day).unwrap();
-        assert_eq!(row.session_cnt, Some(12.0));
-        assert_eq!(row.visit_depth, Some(2.5));
-        assert_eq!(row.visit_uv, None);
+        assert_eq!(row.session_cnt.get(), Some(12.0));
+        assert_eq!(row.visit_depth.get(), Some(2.5));
+        assert_eq!(row.visit_uv.get(), None);
         let empty: Response = crate::wechat::client::decode(br#"{"list":[]}"#).unwrap();
         assert_eq!(empty.row_for(day), None);
         let null: Response = crate::wechat::client::decode(br#"{"list":null}"#).unwrap();

@@ -214,6 +214,22 @@ pub fn errcode(code: i64, msg: &str) -> Value {
     json!({"errcode": code, "errmsg": format!("{msg} rid: sim-{:08x}", fastrand::u32(..))})
 }
 
+/// A collector's row as WeChat sends it: its fields by their WeChat names, a
+/// field without a value left out. For an odd app, the fields named in `as_text`
+/// carry their numbers as strings, as some real answers do.
+pub fn wire(row: &impl serde::Serialize, app: &SimApp, as_text: &[&str]) -> Value {
+    let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|_, x| !x.is_null());
+        for (k, x) in o.iter_mut() {
+            if app.odd && as_text.contains(&k.as_str()) && x.is_number() {
+                *x = Value::String(x.to_string());
+            }
+        }
+    }
+    v
+}
+
 /// A running simulator; it stops when dropped.
 pub struct Simulator {
     pub addr: SocketAddr,

@@ -8,7 +8,8 @@ use super::{HOURLY_MAX_DAYS, Row, SUMMARY_MAX_DAYS};
 use crate::collectors::Account;
 use crate::cst;
 use crate::simulator::data::int;
-use crate::simulator::{SimApp, SimState, check_dates, errcode};
+use crate::simulator::{SimApp, SimState, check_dates, errcode, wire};
+use crate::wechat::json::Loose;
 
 /// One hour (UTC+8) of an Official Account's passive replies: busier by day than
 /// by night. Costs in milliseconds, every field there.
@@ -19,33 +20,30 @@ pub fn hour(appid: &str, day: NaiveDate, hour: u32) -> Row {
     let callbacks = busy * int(&[appid, &d, &h, "cb"], 20, 600);
     let avg_ms = int(&[appid, &d, &h, "avg"], 40, 400);
     Row {
-        ref_date: Some(cst::dashed(day)),
-        ref_hour: Some(i64::from(hour)),
-        callback_count: Some(callbacks as f64),
-        fail_count: Some((callbacks / int(&[appid, &d, &h, "faildiv"], 15, 120)) as f64),
-        total_time_cost: Some((callbacks * avg_ms) as f64),
-        max_time_cost: Some((avg_ms * int(&[appid, &d, &h, "maxmul"], 3, 14)).min(5_000) as f64),
+        ref_date: cst::dashed(day).into(),
+        ref_hour: i64::from(hour).into(),
+        callback_count: (callbacks as f64).into(),
+        fail_count: ((callbacks / int(&[appid, &d, &h, "faildiv"], 15, 120)) as f64).into(),
+        total_time_cost: ((callbacks * avg_ms) as f64).into(),
+        max_time_cost: ((avg_ms * int(&[appid, &d, &h, "maxmul"], 3, 14)).min(5_000) as f64).into(),
     }
 }
 
 /// The day's summary: the sum of its hours, and the longest of their maxima.
 pub fn day(appid: &str, day: NaiveDate) -> Row {
-    let sum = |a: Option<f64>, b: Option<f64>| Some(a.unwrap_or(0.0) + b.unwrap_or(0.0));
-    let start = Row { ref_date: Some(cst::dashed(day)), ..Row::default() };
+    let sum = |a: &Loose<f64>, b: &Loose<f64>| Loose(Some(a.get().unwrap_or(0.0) + b.get().unwrap_or(0.0)));
+    let start = Row { ref_date: cst::dashed(day).into(), ..Row::default() };
     (0..24).map(|h| hour(appid, day, h)).fold(start, |acc, r| Row {
-        callback_count: sum(acc.callback_count, r.callback_count),
-        fail_count: sum(acc.fail_count, r.fail_count),
-        total_time_cost: sum(acc.total_time_cost, r.total_time_cost),
-        max_time_cost: Some(acc.max_time_cost.unwrap_or(0.0).max(r.max_time_cost.unwrap_or(0.0))),
+        callback_count: sum(&acc.callback_count, &r.callback_count),
+        fail_count: sum(&acc.fail_count, &r.fail_count),
+        total_time_cost: sum(&acc.total_time_cost, &r.total_time_cost),
+        max_time_cost: Loose(Some(acc.max_time_cost.get().unwrap_or(0.0).max(r.max_time_cost.get().unwrap_or(0.0)))),
         ..acc
     })
 }
 
-/// Numbers as they go out: odd apps send them as strings, as some real answers do.
-fn num(app: &SimApp, n: Option<f64>) -> Value {
-    let n = n.unwrap_or_default() as u64;
-    if app.odd { json!(n.to_string()) } else { json!(n) }
-}
+/// Odd apps send every number as a string, as some real answers do.
+const AS_TEXT: &[&str] = &["callback_count", "fail_count", "total_time_cost", "max_time_cost"];
 
 pub fn summary(st: &SimState, app: &SimApp, req: &Value) -> Value {
     if app.account != Account::OfficialAccount {
@@ -59,18 +57,12 @@ pub fn summary(st: &SimState, app: &SimApp, req: &Value) -> Value {
     let mut d = begin;
     while d <= end {
         if st.published(d) {
-            let r = day(&app.appid, d);
-            let mut row = json!({
-                "ref_date": r.ref_date,
-                "callback_count": num(app, r.callback_count),
-                "fail_count": num(app, r.fail_count),
-                "total_time_cost": num(app, r.total_time_cost),
-            });
+            let mut r = day(&app.appid, d);
             // Odd apps leave max_time_cost out: a missing sample, not a 0.
-            if !app.odd {
-                row["max_time_cost"] = num(app, r.max_time_cost);
+            if app.odd {
+                r.max_time_cost = Loose(None);
             }
-            list.push(row);
+            list.push(wire(&r, app, AS_TEXT));
         }
         d += Duration::days(1);
     }
@@ -90,17 +82,12 @@ pub fn hourly(st: &SimState, app: &SimApp, req: &Value) -> Value {
     }
     let list: Vec<Value> = (0..24)
         .map(|h| {
-            let r = hour(&app.appid, d, h);
+            let mut r = hour(&app.appid, d, h);
             // The page documents 0..23; odd apps use the HHMM hundreds of the other hourly APIs.
-            let ref_hour = if app.odd { h * 100 } else { h };
-            json!({
-                "ref_date": r.ref_date,
-                "ref_hour": ref_hour,
-                "callback_count": num(app, r.callback_count),
-                "fail_count": num(app, r.fail_count),
-                "total_time_cost": num(app, r.total_time_cost),
-                "max_time_cost": num(app, r.max_time_cost),
-            })
+            if app.odd {
+                r.ref_hour = i64::from(h * 100).into();
+            }
+            wire(&r, app, AS_TEXT)
         })
         .collect();
     json!({ "list": list })
@@ -116,9 +103,9 @@ mod tests {
         let total = day("wx1", d);
         let hours: Vec<Row> = (0..24).map(|h| hour("wx1", d, h)).collect();
         let sum = |f: fn(&Row) -> Option<f64>| hours.iter().map(|h| f(h).unwrap()).sum::<f64>();
-        assert_eq!(total.callback_count, Some(sum(|r| r.callback_count)));
-        let max = hours.iter().map(|h| h.max_time_cost.unwrap()).fold(0.0, f64::max);
-        assert_eq!(total.max_time_cost, Some(max));
-        assert!(hours.iter().all(|h| h.fail_count < h.callback_count && h.max_time_cost <= Some(5_000.0)));
+        assert_eq!(total.callback_count.get(), Some(sum(|r| r.callback_count.get())));
+        let max = hours.iter().map(|h| h.max_time_cost.get().unwrap()).fold(0.0, f64::max);
+        assert_eq!(total.max_time_cost.get(), Some(max));
+        assert!(hours.iter().all(|h| h.fail_count < h.callback_count && h.max_time_cost <= Loose(Some(5_000.0))));
     }
 }

@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::Row;
+use crate::wechat::json::Loose;
 use crate::collectors::Account;
 use crate::simulator::data::{dec4, int};
 use crate::simulator::{SimApp, SimState, check_dates, errcode};
@@ -13,46 +14,25 @@ pub fn row(appid: &str, day: NaiveDate) -> Row {
     let d = crate::cst::compact(day);
     let uv = int(&[appid, &d, "uv"], 1_000, 60_000);
     Row {
-        ref_date: Some(d.clone()),
-        session_cnt: Some((uv * int(&[appid, &d, "spu"], 2, 4)) as f64),
-        visit_pv: Some((uv * int(&[appid, &d, "pvu"], 4, 9)) as f64),
-        visit_uv: Some(uv as f64),
-        visit_uv_new: Some((uv / int(&[appid, &d, "newdiv"], 5, 15)) as f64),
-        stay_time_uv: Some(dec4(&[appid, &d, "stu"], 30.0, 400.0)),
-        stay_time_session: Some(dec4(&[appid, &d, "sts"], 10.0, 200.0)),
-        visit_depth: Some(dec4(&[appid, &d, "depth"], 1.0, 6.0)),
+        ref_date: d.clone().into(),
+        session_cnt: ((uv * int(&[appid, &d, "spu"], 2, 4)) as f64).into(),
+        visit_pv: ((uv * int(&[appid, &d, "pvu"], 4, 9)) as f64).into(),
+        visit_uv: (uv as f64).into(),
+        visit_uv_new: ((uv / int(&[appid, &d, "newdiv"], 5, 15)) as f64).into(),
+        stay_time_uv: dec4(&[appid, &d, "stu"], 30.0, 400.0).into(),
+        stay_time_session: dec4(&[appid, &d, "sts"], 10.0, 200.0).into(),
+        visit_depth: dec4(&[appid, &d, "depth"], 1.0, 6.0).into(),
     }
 }
 
-/// A number as WeChat writes it: whole numbers without a fraction.
-pub fn number(v: Option<f64>) -> Value {
-    match v {
-        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => json!(f as i64),
-        Some(f) => json!(f),
-        None => Value::Null,
-    }
-}
-
-/// A row as WeChat sends it. Odd apps send numbers as strings and leave
+/// A row as WeChat sends it. Odd apps send some numbers as strings and leave
 /// `stay_time_uv` out, as the seed example does.
 pub fn wire(app: &SimApp, r: &Row) -> Value {
-    let n = |v: Option<f64>| if app.odd { json!(number(v).to_string()) } else { number(v) };
-    let mut row = json!({
-        "ref_date": r.ref_date,
-        "session_cnt": n(r.session_cnt),
-        "visit_pv": n(r.visit_pv),
-        "visit_uv": n(r.visit_uv),
-        "visit_uv_new": number(r.visit_uv_new),
-        "stay_time_uv": n(r.stay_time_uv),
-        "stay_time_session": n(r.stay_time_session),
-        "visit_depth": number(r.visit_depth),
-    });
-    if app.odd
-        && let Some(o) = row.as_object_mut()
-    {
-        o.remove("stay_time_uv");
+    let mut r = r.clone();
+    if app.odd {
+        r.stay_time_uv = Loose(None);
     }
-    row
+    crate::simulator::wire(&r, app, &["session_cnt", "visit_pv", "visit_uv", "stay_time_session"])
 }
 
 pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
