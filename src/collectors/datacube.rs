@@ -60,6 +60,11 @@ pub fn pick<R>(rows: Vec<R>, ref_date: impl Fn(&R) -> Option<&str>, matches: imp
     }
 }
 
+/// The row dated `day` (in either date form), or a lone row without a date.
+pub fn pick_day<R>(rows: Vec<R>, ref_date: impl Fn(&R) -> Option<&str>, day: NaiveDate) -> Option<R> {
+    pick(rows, |r| ref_date(r).filter(|d| crate::cst::parse(d).is_some()), |d| crate::cst::parse(d) == Some(day))
+}
+
 /// A datacube API family, read one period at a time.
 pub trait Datacube: Send + Sync + 'static {
     type Period: Period;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::datacube::{Daily, Datacube, pick};
+use super::datacube::{Daily, Datacube, pick_day};
 use super::kind::{HOUR, MINUTE, OFFICIAL_ACCOUNT};
 use super::{Kind, NoSettings, PollContext, Route};
 use crate::cst;
@@ -149,7 +149,7 @@ impl Row {
 
 /// Picks the row for `day` among `rows`: the one dated so, or a lone undated row.
 pub fn summary_for(rows: Vec<Row>, day: NaiveDate) -> Option<Row> {
-    pick(rows, |r| r.ref_date.as_deref().filter(|d| cst::parse(d).is_some()), |d| cst::parse(d) == Some(day))
+    pick_day(rows, |r| r.ref_date.as_deref(), day)
 }
 
 /// The hourly rows of `day`, by hour. Rows of another day or with a `ref_hour` that

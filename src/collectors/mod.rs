@@ -8,6 +8,8 @@
 pub mod datacube;
 pub mod kind;
 pub mod newest;
+#[cfg(test)]
+pub mod testing;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,6 +50,7 @@ collectors! {
     interface_summary,
     cloudbase_sms,
     realtime_log,
+    daily_summary,
 }
 
 /// The names of [`COLLECTORS`].

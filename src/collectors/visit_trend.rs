@@ -6,10 +6,9 @@ pub mod sim;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::datacube::{Daily, Datacube, pick};
+use super::datacube::{Daily, Datacube, pick_day};
 use super::kind::{HOUR, MINI_PROGRAM, MINUTE};
 use super::{Kind, NoSettings, PollContext, Route};
-use crate::cst;
 use crate::store::{Desc, Sample};
 use crate::wechat::json::Loose;
 use crate::wechat::{Api, WechatError};
@@ -101,7 +100,7 @@ impl Row {
 impl Response {
     /// The row for `day`: the one dated so, or a lone undated row.
     pub fn row_for(self, day: NaiveDate) -> Option<Row> {
-        pick(self.list, |r| r.ref_date.as_deref().filter(|d| cst::parse(d).is_some()), |d| cst::parse(d) == Some(day))
+        pick_day(self.list, |r| r.ref_date.as_deref(), day)
     }
 }
 
