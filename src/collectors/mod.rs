@@ -51,6 +51,7 @@ collectors! {
     cloudbase_sms,
     realtime_log,
     daily_summary,
+    retain,
 }
 
 /// The names of [`COLLECTORS`].
