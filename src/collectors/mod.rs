@@ -52,6 +52,7 @@ collectors! {
     realtime_log,
     daily_summary,
     retain,
+    visit_page,
 }
 
 /// The names of [`COLLECTORS`].
