@@ -53,6 +53,7 @@ collectors! {
     daily_summary,
     retain,
     visit_page,
+    visit_distribution,
 }
 
 /// The names of [`COLLECTORS`].
