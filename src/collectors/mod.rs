@@ -54,6 +54,7 @@ collectors! {
     retain,
     visit_page,
     visit_distribution,
+    user_portrait,
 }
 
 /// The names of [`COLLECTORS`].
