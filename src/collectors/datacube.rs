@@ -60,9 +60,15 @@ pub fn pick<R>(rows: Vec<R>, ref_date: impl Fn(&R) -> Option<&str>, matches: imp
     }
 }
 
-/// The row dated `day` (in either date form), or a lone row without a date.
+/// The row whose `ref_date` names `period`, or a lone row without one (or with
+/// one that names no period of this kind).
+pub fn pick_period<P: Period, R>(rows: Vec<R>, ref_date: impl Fn(&R) -> Option<&str>, period: P) -> Option<R> {
+    pick(rows, |r| ref_date(r).filter(|d| P::parse(d).is_some()), |d| P::parse(d) == Some(period))
+}
+
+/// [`pick_period`] for a day.
 pub fn pick_day<R>(rows: Vec<R>, ref_date: impl Fn(&R) -> Option<&str>, day: NaiveDate) -> Option<R> {
-    pick(rows, |r| ref_date(r).filter(|d| crate::cst::parse(d).is_some()), |d| crate::cst::parse(d) == Some(day))
+    pick_period(rows, ref_date, day)
 }
 
 /// A datacube API family, read one period at a time.

@@ -55,6 +55,7 @@ collectors! {
     visit_page,
     visit_distribution,
     user_portrait,
+    weekly_visit_trend,
 }
 
 /// The names of [`COLLECTORS`].

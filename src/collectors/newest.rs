@@ -19,6 +19,11 @@ use crate::wechat::WechatError;
 
 /// A span of days WeChat reports on as one: a day, a week or a month (UTC+8).
 pub trait Period: Copy + Ord + Send + Sync + 'static {
+    /// The period `day` falls in.
+    fn of(day: NaiveDate) -> Self;
+    /// The period a `ref_date` of WeChat's names: `20170313`, `20170306-20170312`
+    /// (a week), `201702` (a month); a plain date names the period it falls in.
+    fn parse(ref_date: &str) -> Option<Self>;
     /// The newest complete period once `day` is over.
     fn newest(day: NaiveDate) -> Self;
     /// The period before this one.
@@ -27,9 +32,17 @@ pub trait Period: Copy + Ord + Send + Sync + 'static {
     fn first(self) -> NaiveDate;
     /// Its last day.
     fn last(self) -> NaiveDate;
+    /// The `ref_date` WeChat gives it.
+    fn ref_date(self) -> String;
 }
 
 impl Period for NaiveDate {
+    fn of(day: NaiveDate) -> NaiveDate {
+        day
+    }
+    fn parse(ref_date: &str) -> Option<NaiveDate> {
+        crate::cst::parse(ref_date)
+    }
     fn newest(day: NaiveDate) -> NaiveDate {
         day
     }
@@ -42,20 +55,28 @@ impl Period for NaiveDate {
     fn last(self) -> NaiveDate {
         self
     }
+    fn ref_date(self) -> String {
+        crate::cst::compact(self)
+    }
 }
 
 /// A week, Monday to Sunday, held by its Monday.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Week(NaiveDate);
 
-impl Week {
-    /// The week `day` falls in.
-    pub fn of(day: NaiveDate) -> Week {
+impl Period for Week {
+    fn of(day: NaiveDate) -> Week {
         Week(day - Duration::days(i64::from(day.weekday().num_days_from_monday())))
     }
-}
-
-impl Period for Week {
+    fn parse(ref_date: &str) -> Option<Week> {
+        let s = ref_date.trim();
+        if let Some((first, last)) = s.split_once('-').filter(|(a, _)| a.len() == 8) {
+            let (first, last) = (crate::cst::parse(first)?, crate::cst::parse(last)?);
+            let w = Week::of(first);
+            return (w.first() == first && w.last() == last).then_some(w);
+        }
+        crate::cst::parse(s).map(Week::of)
+    }
     fn newest(day: NaiveDate) -> Week {
         // The week that ends on the last Sunday on or before `day`.
         Week::of(day + Duration::days(1)).previous()
@@ -69,20 +90,26 @@ impl Period for Week {
     fn last(self) -> NaiveDate {
         self.0 + Duration::days(6)
     }
+    fn ref_date(self) -> String {
+        format!("{}-{}", crate::cst::compact(self.first()), crate::cst::compact(self.last()))
+    }
 }
 
 /// A calendar month, held by its first day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month(NaiveDate);
 
-impl Month {
-    /// The month `day` falls in.
-    pub fn of(day: NaiveDate) -> Month {
+impl Period for Month {
+    fn of(day: NaiveDate) -> Month {
         Month(day.with_day(1).unwrap_or(day))
     }
-}
-
-impl Period for Month {
+    fn parse(ref_date: &str) -> Option<Month> {
+        let s = ref_date.trim();
+        if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
+            return NaiveDate::parse_from_str(&format!("{s}01"), "%Y%m%d").ok().map(Month);
+        }
+        crate::cst::parse(s).map(Month::of)
+    }
     fn newest(day: NaiveDate) -> Month {
         // The month that ends on the last month-end on or before `day`.
         Month::of(day + Duration::days(1)).previous()
@@ -96,6 +123,9 @@ impl Period for Month {
     fn last(self) -> NaiveDate {
         let next = Month::of(self.0 + Duration::days(31));
         next.0 - Duration::days(1)
+    }
+    fn ref_date(self) -> String {
+        self.0.format("%Y%m").to_string()
     }
 }
 
@@ -181,6 +211,22 @@ mod tests {
         assert_eq!(Month::newest(d(2024, 1, 15)).last(), d(2023, 12, 31));
         assert_eq!(Month::of(d(2024, 1, 20)).previous().first(), d(2023, 12, 1));
         assert_eq!(Month::of(d(2023, 2, 10)).last(), d(2023, 2, 28));
+    }
+
+    #[test]
+    fn ref_dates_name_their_period() {
+        assert_eq!(Week::parse("20170306-20170312"), Some(Week::of(d(2017, 3, 6))));
+        assert_eq!(Week::parse("20170307-20170313"), None, "not Monday to Sunday");
+        assert_eq!(Week::parse("20170308"), Some(Week::of(d(2017, 3, 6))));
+        assert_eq!(Month::parse("201702"), Some(Month::of(d(2017, 2, 1))));
+        assert_eq!(Month::parse("201713"), None);
+        assert_eq!(Month::parse("2017-02-15"), Some(Month::of(d(2017, 2, 1))));
+        assert_eq!(NaiveDate::parse("2017-03-13"), Some(d(2017, 3, 13)));
+        assert_eq!(NaiveDate::parse("yesterday"), None);
+        let w = Week::of(d(2024, 3, 27));
+        assert_eq!(Week::parse(&w.ref_date()), Some(w));
+        let m = Month::of(d(2024, 2, 27));
+        assert_eq!((m.ref_date().as_str(), Month::parse(&m.ref_date())), ("202402", Some(m)));
     }
 
     #[test]

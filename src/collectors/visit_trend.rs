@@ -3,10 +3,13 @@
 
 pub mod sim;
 
+use std::marker::PhantomData;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::datacube::{Daily, Datacube, pick_day};
+use super::datacube::{Daily, Datacube, pick_period};
+use super::newest::Period;
 use super::kind::{HOUR, MINI_PROGRAM, MINUTE};
 use super::{Kind, NoSettings, PollContext, Route};
 use crate::store::{Desc, Sample};
@@ -100,27 +103,38 @@ impl Row {
 impl Response {
     /// The row for `day`: the one dated so, or a lone undated row.
     pub fn row_for(self, day: NaiveDate) -> Option<Row> {
-        pick_day(self.list, |r| r.ref_date.as_deref(), day)
+        pick_period(self.list, |r| r.ref_date.as_deref(), day)
     }
 }
 
 /// The collector: the newest day's row.
-pub type VisitTrend = Daily<Trend>;
+pub type VisitTrend = Daily<Trend<NaiveDate>>;
 
-#[derive(Default)]
-pub struct Trend;
+/// The visit trend of a day, a week or a month: one API each, the same row, and
+/// metric names of their own.
+pub struct Trend<P: 'static> {
+    pub api: &'static Api,
+    pub descs: &'static Descs,
+    pub period: PhantomData<fn() -> P>,
+}
 
-impl Datacube for Trend {
-    type Period = NaiveDate;
+impl Default for Trend<NaiveDate> {
+    fn default() -> Trend<NaiveDate> {
+        Trend { api: &API, descs: &DAILY, period: PhantomData }
+    }
+}
+
+impl<P: Period> Datacube for Trend<P> {
+    type Period = P;
     type Data = Row;
 
-    async fn fetch(&self, cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Row>, WechatError> {
-        let resp: Response = cx.client.post(&API, &Request::for_day(day)).await?;
-        Ok(resp.row_for(day))
+    async fn fetch(&self, cx: &PollContext<'_>, period: P) -> Result<Option<Row>, WechatError> {
+        let resp: Response = cx.client.post(self.api, &Request::period(period)).await?;
+        Ok(pick_period(resp.list, |r| r.ref_date.as_deref(), period))
     }
 
     fn samples(&self, row: &Row) -> Vec<Sample> {
-        row.samples()
+        row.samples_as(self.descs)
     }
 }
 

@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::Row;
+use crate::collectors::newest::Period;
 use crate::wechat::json::Loose;
 use crate::collectors::Account;
 use crate::simulator::data::{dec4, int};
@@ -33,6 +34,48 @@ pub fn wire(app: &SimApp, r: &Row) -> Value {
         r.stay_time_uv = Loose(None);
     }
     crate::simulator::wire(&r, app, &["session_cnt", "visit_pv", "visit_uv", "stay_time_session"])
+}
+
+/// The row of a week or a month: the days' sessions and visits added up, users
+/// counted once however many days they came (so fewer than the days' sum),
+/// stay times averaged over the days, depth as visits per session.
+pub fn period_row<P: Period>(appid: &str, p: P) -> Row {
+    let days: Vec<Row> = p.first().iter_days().take_while(|d| *d <= p.last()).map(|d| row(appid, d)).collect();
+    let sum = |f: fn(&Row) -> &Loose<f64>| days.iter().map(|r| f(r).get().unwrap_or(0.0)).sum::<f64>();
+    let mean = |f: fn(&Row) -> &Loose<f64>| (sum(f) / days.len().max(1) as f64 * 10_000.0).round() / 10_000.0;
+    let key = p.ref_date();
+    let (sessions, pv) = (sum(|r| &r.session_cnt), sum(|r| &r.visit_pv));
+    Row {
+        ref_date: key.clone().into(),
+        session_cnt: sessions.into(),
+        visit_pv: pv.into(),
+        visit_uv: (sum(|r| &r.visit_uv) * int(&[appid, &key, "once"], 40, 80) as f64 / 100.0).floor().into(),
+        visit_uv_new: (sum(|r| &r.visit_uv_new) * int(&[appid, &key, "newonce"], 85, 99) as f64 / 100.0).floor().into(),
+        stay_time_uv: mean(|r| &r.stay_time_uv).into(),
+        stay_time_session: mean(|r| &r.stay_time_session).into(),
+        visit_depth: ((pv / sessions.max(1.0) * 10_000.0).round() / 10_000.0).into(),
+    }
+}
+
+/// The weekly or monthly trend API as WeChat answers it: exactly one whole
+/// period, `begin_date` its first day and `end_date` its last (Monday and Sunday,
+/// or a month's first and last), ending yesterday at the latest; 61501 otherwise.
+pub fn answer_period<P: Period>(st: &SimState, app: &SimApp, req: &Value) -> Value {
+    if app.account != Account::Miniprogram {
+        return errcode(48001, "api unauthorized");
+    }
+    let get = |k: &str| req.get(k).and_then(Value::as_str).and_then(|s| NaiveDate::parse_from_str(s, "%Y%m%d").ok());
+    let (Some(begin), Some(end)) = (get("begin_date"), get("end_date")) else {
+        return errcode(61500, "date format error");
+    };
+    let p = P::of(begin);
+    if p.first() != begin || p.last() != end || end > st.yesterday() {
+        return errcode(61501, "date range error");
+    }
+    if !st.published(end) {
+        return json!({"list": []});
+    }
+    json!({"list": [wire(app, &period_row(&app.appid, p))]})
 }
 
 pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
