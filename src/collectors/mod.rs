@@ -56,6 +56,7 @@ collectors! {
     visit_distribution,
     user_portrait,
     weekly_visit_trend,
+    monthly_visit_trend,
 }
 
 /// The names of [`COLLECTORS`].
