@@ -531,6 +531,35 @@ mod tests {
     }
 
     #[test]
+    fn datacube_collectors_and_their_settings() {
+        let names: Vec<&str> = parse_ok(MINIMAL).apps[0].collectors.iter().map(|c| c.spec.name()).collect();
+        assert_eq!(names, ["visit_trend", "performance", "realtime_log", "daily_summary"], "a mini program's defaults");
+        let all = "    collectors:\n      retain: {}\n      visit_page: {top: 5}\n      visit_distribution:\n      user_portrait: {span: 30d, dimensions: [city]}\n      weekly_visit_trend: {interval: 2h}\n      monthly_visit_trend: {}\n";
+        let c = parse_ok(&format!("{MINIMAL}{all}"));
+        let s = c.summary();
+        for line in [
+            "retain every 1h: getDailyRetain for the cohorts of yesterday (UTC+8) minus 0, 1, 2, 3, 4, 5, 6, 7, 14, 30 days",
+            "visit_page every 1h: getVisitPage for yesterday (UTC+8), the top 5 pages by visits",
+            "visit_distribution every 1h: getVisitDistribution for yesterday (UTC+8)",
+            "user_portrait every 1h: getUserPortrait for the 30 days ending yesterday (UTC+8): city",
+            "weekly_visit_trend every 2h: getWeeklyVisitTrend for the last complete week, Monday to Sunday (UTC+8)",
+            "monthly_visit_trend every 1h: getMonthlyVisitTrend for the last complete calendar month (UTC+8)",
+        ] {
+            assert!(s.contains(line), "{line}\n{s}");
+        }
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      visit_page:\n        top: 500\n"));
+        assert_eq!((e.line, e.key.as_str()), (Some(8), "apps[0].collectors.visit_page.top"), "{e}");
+        assert!(e.message.contains("1..=200"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      user_portrait:\n        span: 7d\n        dimensions: [ages, city, ages]\n"));
+        assert_eq!((e.line, e.key.as_str()), (Some(9), "apps[0].collectors.user_portrait.dimensions[2]"), "{e}");
+        assert!(e.message.contains("ages is listed twice"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      user_portrait: {{span: 2d}}\n"));
+        assert!(e.key.ends_with("user_portrait.span") && e.message.contains("7d"), "{e}");
+        let e = parse_err(&format!("{OFFICIAL}    collectors:\n      retain: {{}}\n"));
+        assert!(e.message.contains("retain is for miniprogram apps"), "{e}");
+    }
+
+    #[test]
     fn collectors_must_fit_the_account() {
         let e = parse_err(&format!("{}    collectors:\n      visit_trend: {{}}\n", MINIMAL.replace("miniprogram", "official_account")));
         assert!(e.message.contains("visit_trend is for miniprogram"), "{e}");

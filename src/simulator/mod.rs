@@ -456,6 +456,15 @@ pub fn check_dates(st: &SimState, req: &Value, dashed: bool, max_days: i64) -> R
     Ok((begin, end))
 }
 
+/// Where a mini program's answer for one day starts: 48001 for another account
+/// kind, then the date rules for one day (`yyyymmdd`, yesterday at the latest).
+pub fn mini_program_day(st: &SimState, app: &SimApp, req: &Value) -> Result<NaiveDate, Value> {
+    if app.account != Account::Miniprogram {
+        return Err(errcode(48001, "api unauthorized"));
+    }
+    check_dates(st, req, false, 1).map(|(_, day)| day)
+}
+
 /// The demo's apps: two mini programs (one of them answering oddly; the other
 /// running an SMS-marketing activity on CloudBase) and an Official Account.
 pub fn demo_apps() -> Vec<SimApp> {
