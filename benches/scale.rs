@@ -4,6 +4,9 @@
 //!
 //!     cargo bench --bench scale -- --apps 10000 --soak 600
 //!
+//! Every app runs every collector a mini program runs by default, each minute;
+//! `--skip-collector NAME` leaves one out (to weigh a collector within one run).
+//!
 //! The simulator runs in this process; the exporter and node_exporter
 //! (`prometheus-node-exporter`, Debian) in their own, so their memory is their own.
 //! Prints a Markdown report (the source of BENCHMARKS.md).
@@ -20,6 +23,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wechat_exporter::collectors::{Account, COLLECTORS};
 use wechat_exporter::exposition::{self, Format};
 use wechat_exporter::scheduler::{self, Scheduler, Shared};
 use wechat_exporter::simulator::{Options, SimApp, Simulator};
@@ -69,6 +73,8 @@ static ALLOCATOR: Counting = Counting;
 struct Args {
     /// Leave node_exporter out (for quick runs while tuning).
     skip_node: bool,
+    /// Default collectors left out.
+    skip_collectors: Vec<String>,
     /// Where the memory goes, instead of the scale run.
     breakdown: bool,
     /// Only serve the simulator (the breakdown's child).
@@ -80,7 +86,16 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { skip_node: false, breakdown: false, simulator_only: false, apps: 10_000, soak: 600, scrapes: 30, concurrency: 50 };
+    let mut a = Args {
+        skip_node: false,
+        skip_collectors: Vec::new(),
+        breakdown: false,
+        simulator_only: false,
+        apps: 10_000,
+        soak: 600,
+        scrapes: 30,
+        concurrency: 50,
+    };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
@@ -90,6 +105,9 @@ fn args() -> Args {
             ("--soak", Some(v)) => a.soak = v,
             ("--scrapes", Some(v)) => a.scrapes = v as usize,
             ("--concurrency", Some(v)) => a.concurrency = v as usize,
+            ("--skip-collector", _) => {
+                a.skip_collectors.extend(argv.get(i + 1).cloned());
+            }
             ("--skip-node" | "--breakdown" | "--simulator-only", _) => {
                 match argv[i].as_str() {
                     "--skip-node" => a.skip_node = true,
@@ -258,7 +276,15 @@ fn scale_config(base_url: &str, apps: &[SimApp], collectors: &[&str]) -> String 
     cfg
 }
 
-const COLLECTORS: [&str; 3] = ["visit_trend", "performance", "realtime_log"];
+/// The default mini program collectors, less those left out.
+fn default_collectors(skip: &[String]) -> Vec<&'static str> {
+    COLLECTORS
+        .iter()
+        .filter(|k| k.runs_by_default() && k.accounts().contains(&Account::Miniprogram))
+        .map(|k| k.name())
+        .filter(|n| !skip.iter().any(|s| s == n))
+        .collect()
+}
 
 /// The breakdown's child: the simulator alone, its address on stdout, until killed.
 async fn serve_simulator(apps: usize) {
@@ -313,7 +339,8 @@ async fn breakdown(a: Args) {
     };
     mark("start (runtime, simulator in a child)", &mut rows);
 
-    let config = wechat_exporter::config::parse(&scale_config(&base_url, &apps, &COLLECTORS), "bench", &|_| None)
+    let collectors = default_collectors(&a.skip_collectors);
+    let config = wechat_exporter::config::parse(&scale_config(&base_url, &apps, &collectors), "bench", &|_| None)
         .expect("config");
     mark("config", &mut rows);
     let shared = Shared::new(Arc::new(Store::new()), Arc::new(Live::default()), scheduler::system_clock());
@@ -362,12 +389,13 @@ async fn breakdown(a: Args) {
 
     // Taken apart, one collector at a time: each step frees its tasks, the collectors'
     // state and their series in the store.
-    let mut left: Vec<&str> = COLLECTORS.to_vec();
+    let mut left: Vec<&str> = collectors.clone();
     let mut freed = Vec::new();
     let total = |b: wechat_exporter::store::StoreBytes| (b.text + b.gzip + b.index) as f64;
     // With `none`, the apps themselves go (a config needs one app: it is dropped after parsing).
+    let all = collectors.clone();
     let mut take_away = async |what: &str, collectors: &[&str], none: bool, sched: &mut Scheduler| {
-        let (list, collectors) = if none { (&apps[..1], &COLLECTORS[..]) } else { (&apps[..], collectors) };
+        let (list, collectors) = if none { (&apps[..1], &all[..]) } else { (&apps[..], collectors) };
         let store_before = total(shared.store.heap_bytes());
         let before = live_bytes();
         let mut fewer = wechat_exporter::config::parse(&scale_config(&base_url, list, collectors), "bench", &|_| None)
@@ -396,7 +424,7 @@ async fn breakdown(a: Args) {
     drop(config);
     let config_freed = before - live_bytes();
 
-    println!("## Memory breakdown: {} apps, {} collectors each", a.apps, COLLECTORS.len());
+    println!("## Memory breakdown: {} apps, each with {}", a.apps, collectors.join(", "));
     println!();
     println!("Heap counted by a counting allocator around the system allocator (bytes asked for; the");
     println!("allocator's own headers and free space are not in it), RSS from /proc/self/status.");
@@ -450,7 +478,9 @@ async fn run(a: Args) {
     let dir = std::env::temp_dir().join(format!("wechat-exporter-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     // "Fast polling": every default mini program collector each minute.
-    let cfg = scale_config(&sim.base_url(), &apps, &COLLECTORS);
+    let names = default_collectors(&a.skip_collectors);
+    eprintln!("collectors of every app: {}", names.join(", "));
+    let cfg = scale_config(&sim.base_url(), &apps, &names);
     let cfg_path = dir.join("config.yml");
     std::fs::write(&cfg_path, cfg).expect("config");
 
@@ -573,6 +603,7 @@ async fn run(a: Args) {
     println!("## Scale: {} apps, {series} series, {:.1} MB of text", a.apps, text.len() as f64 / 1e6);
     println!();
     println!("Machine: {} cores, {}; ready (every collector polled once) after {ready_after:.0} s.", num_cpus(), cpu_model());
+    println!("Collectors of every app, each polling every minute: {}.", names.join(", "));
     println!();
     println!("| measure | wechat-exporter | node_exporter textfile | ratio |");
     println!("|---|---|---|---|");
