@@ -367,7 +367,7 @@ async fn breakdown(a: Args) {
         e.1 += line.len() + 1;
     }
     let mut families: Vec<(String, (usize, usize))> = families.into_iter().collect();
-    families.sort_by(|a, b| b.1.1.cmp(&a.1.1));
+    families.sort_by_key(|f| std::cmp::Reverse(f.1.1));
     drop(plain);
     mark("a text scrape (nothing kept)", &mut rows);
     let gz = exposition::chunks(&shared.store, &shared.live, Format::OpenMetrics, true);
