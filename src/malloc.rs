@@ -1,12 +1,12 @@
 //! glibc's malloc, tuned for a long-running poller.
 //!
 //! The pollers allocate and free all the time (requests, answers, re-rendered store
-//! buckets) on every runtime thread, and glibc keeps what they free: in one arena per
-//! thread, and in pages pinned by the long-lived allocations between them. At 10,000
-//! apps that was about 20 MB of resident memory that held nothing (BENCHMARKS.md,
-//! "Where the memory goes"). Two arenas are plenty for a runtime of a few threads, and
-//! `malloc_trim` every few seconds hands whole free pages back. Elsewhere (another libc,
-//! another allocator) this does nothing.
+//! buckets) on every runtime thread, and glibc keeps what they free: in an arena per
+//! thread, and in pages pinned by the long-lived allocations between them. Two arenas
+//! are plenty for a runtime of a few threads, and `malloc_trim` every few seconds hands
+//! whole free pages back. At 10,000 apps each took about 4 MB off the resident memory
+//! (BENCHMARKS.md, "Where the memory goes"); mimalloc and jemalloc did no better.
+//! Elsewhere (another libc) this does nothing.
 
 use std::time::Duration;
 
