@@ -6,7 +6,7 @@ use clap::Parser;
 use tokio::sync::mpsc;
 use tracing_subscriber::prelude::*;
 
-use wechat_exporter::args::{listen_addr, Args, LogFormat, LogLevel};
+use wechat_exporter::args::{listen_addr, Args, Command, LogFormat, LogLevel};
 use wechat_exporter::config::{self, Config};
 use wechat_exporter::scheduler::{self, Scheduler, Shared};
 use wechat_exporter::simulator::{self, Simulator};
@@ -109,6 +109,9 @@ async fn run(args: Args) -> Result<ExitCode> {
     };
     for w in &config.warnings {
         tracing::warn!("{w}");
+    }
+    if let Some(Command::Backfill(b)) = &args.command {
+        return Ok(wechat_exporter::backfill::command(&config, b).await?);
     }
     if args.config_check {
         if args.shard_count > 1 {

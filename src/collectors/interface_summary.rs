@@ -200,7 +200,7 @@ async fn fetch(
 impl InterfaceSummary {
     /// `day`'s data, or None while WeChat has no summary for it. The hours are only
     /// asked for once the day is there.
-    async fn fetch_day(cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Day>, WechatError> {
+    pub async fn fetch_day(cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Day>, WechatError> {
         let Some(summary) = summary_for(fetch(cx, &SUMMARY, SUMMARY_MAX_DAYS, day, day).await?, day) else {
             return Ok(None);
         };

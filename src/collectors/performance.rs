@@ -313,6 +313,23 @@ impl Performance {
     pub fn new(settings: Settings) -> Performance {
         Performance { settings }
     }
+
+    /// Every query's cost on `day` alone, or None while WeChat has no point for it:
+    /// what a backfill asks for.
+    pub async fn fetch_day(&self, cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Vec<Sample>>, WechatError> {
+        let start = cst::day_start(day);
+        let end = cst::day_start(day + Duration::days(1)) - 1;
+        let mut samples = Vec::new();
+        for q in &self.settings.queries {
+            let resp: Response = cx.client.post(&API, &q.request(start, end)).await?;
+            if let Some((d, ms)) = resp.newest(q.cost_time_type)?
+                && d == day
+            {
+                samples.push(q.sample(ms / 1000.0));
+            }
+        }
+        Ok(if samples.is_empty() { None } else { Some(samples) })
+    }
 }
 
 impl Collector for Performance {

@@ -93,7 +93,8 @@ pub struct VisitTrend {
 }
 
 impl VisitTrend {
-    async fn fetch(cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Row>, WechatError> {
+    /// `day`'s row, or None while WeChat has none: what a poll (and a backfill) asks for.
+    pub async fn fetch(cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Row>, WechatError> {
         let resp: Response = cx.client.post(&API, &Request::for_day(day)).await?;
         Ok(resp.row_for(day))
     }
