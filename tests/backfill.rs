@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use serde_json::json;
-use wechat_exporter::backfill::window::Window;
 use wechat_exporter::collectors::Account;
 use wechat_exporter::cst;
 use wechat_exporter::simulator::{Fault, Options, SimApp, Simulator, data};
@@ -59,6 +58,11 @@ fn apps() -> (SimApp, SimApp) {
 
 fn config(sim: &Simulator, shop: &SimApp, news: &SimApp) -> String {
     common::config_each(&sim.base_url(), &[(shop.clone(), SHOP_COLLECTORS.to_string()), (news.clone(), String::new())])
+}
+
+/// When a live exporter serves `day`'s values: all of the next day, UTC+8, as [start, end).
+fn served(day: NaiveDate) -> (i64, i64) {
+    (cst::day_start(day + chrono::Duration::days(1)), cst::day_start(day + chrono::Duration::days(2)))
 }
 
 /// A series by its labels, `__name__` included.
@@ -211,6 +215,17 @@ async fn over(prom: &Prometheus, expr: &str, start: i64, end: i64, step: i64) ->
         .collect()
 }
 
+/// The series where `got` and `want` differ, a few of them, one a line.
+fn differences(got: &BTreeMap<Series, f64>, want: &BTreeMap<Series, f64>) -> String {
+    let keys: std::collections::BTreeSet<&Series> = got.keys().chain(want.keys()).collect();
+    let lines: Vec<String> = keys
+        .into_iter()
+        .filter(|k| got.get(*k) != want.get(*k))
+        .map(|k| format!("{k:?}: got {:?}, want {:?}", got.get(k), want.get(k)))
+        .collect();
+    format!("{} series differ, e.g.:\n{}", lines.len(), lines.iter().take(8).cloned().collect::<Vec<_>>().join("\n"))
+}
+
 fn assert_no_secret(what: &str, text: &str, sim: &Simulator, apps: &[&SimApp]) {
     for a in apps {
         assert!(!text.contains(&a.secret), "{what} holds {}'s AppSecret", a.name);
@@ -278,9 +293,9 @@ async fn backfilled_days_are_wechats_numbers_and_run_into_the_live_data() {
         std::fs::rename(block.path(), prom.data_dir().join(block.file_name())).unwrap();
     }
     // Prometheus looks for new blocks once a minute.
-    let first = Window::day(from);
+    let (first, _) = served(from);
     let deadline = Instant::now() + Duration::from_secs(150);
-    while at(&prom, "wechat_daily_visit_uv", first.start + 3600).await.is_empty() {
+    while at(&prom, "wechat_daily_visit_uv", first + 3600).await.is_empty() {
         prom.assert_running();
         assert!(Instant::now() < deadline, "Prometheus did not load the backfilled blocks in 150s\n{}", prom.log());
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -290,20 +305,20 @@ async fn backfilled_days_are_wechats_numbers_and_run_into_the_live_data() {
     let extra = [("job", JOB), ("instance", exporter.addr.as_str())];
     let now = Utc::now().timestamp();
     for day in from.iter_days().take_while(|d| *d <= yesterday) {
-        let w = Window::day(day);
+        let (start, end) = served(day);
         let mut want = expected(&shop, day, &extra);
         want.extend(expected(&news, day, &extra));
-        for t in [w.start, w.start + 12 * 3600 + 7 * 60, w.end - 1].into_iter().filter(|t| *t < now) {
+        for t in [start, start + 12 * 3600 + 7 * 60, end - 1].into_iter().filter(|t| *t < now) {
             let got = at(&prom, DATA_SERIES, t).await;
-            assert_eq!(got, want, "at {t}, in the window of {day}");
+            assert!(got == want, "at {t}, in the window of {day}:\n{}", differences(&got, &want));
         }
     }
-    assert!(at(&prom, DATA_SERIES, first.start - 1).await.is_empty(), "nothing before the first backfilled day's window");
+    assert!(at(&prom, DATA_SERIES, first - 1).await.is_empty(), "nothing before the first backfilled day's window");
 
     // From the day before yesterday's window through the live scrapes: one series each, a value
     // at every minute, and always the day before the instant's own (UTC+8): no gap, no change of
     // meaning where the backfilled data meets the live.
-    let start = Window::day(yesterday - chrono::Duration::days(1)).start;
+    let (start, _) = served(yesterday - chrono::Duration::days(1));
     let end = Utc::now().timestamp();
     let checks: [(&str, Box<dyn Fn(NaiveDate) -> f64>); 3] = [
         (r#"wechat_daily_visit_uv{app="shop"}"#, Box::new(|d| data::visit_row(&shop.appid, d).visit_uv as f64)),
