@@ -65,6 +65,9 @@ fn served(day: NaiveDate) -> (i64, i64) {
     (cst::day_start(day + chrono::Duration::days(1)), cst::day_start(day + chrono::Duration::days(2)))
 }
 
+/// What a series should be for a day.
+type DayValue<'a> = Box<dyn Fn(NaiveDate) -> f64 + 'a>;
+
 /// A series by its labels, `__name__` included.
 type Series = BTreeMap<String, String>;
 
@@ -178,19 +181,16 @@ fn check_openmetrics(text: &str) -> usize {
     samples
 }
 
+/// A result's labels, `__name__` included.
+fn labels_of(result: &serde_json::Value) -> Series {
+    result["metric"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect()
+}
+
 /// Every series of `expr` at `t` (Unix seconds), with its value.
 async fn at(prom: &Prometheus, expr: &str, t: i64) -> BTreeMap<Series, f64> {
     let data = prom.api("/api/v1/query", &[("query", expr), ("time", &t.to_string())]).await.unwrap_or_else(|e| panic!("{expr}: {e}"));
-    data["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let labels: Series =
-                s["metric"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
-            (labels, s["value"][1].as_str().unwrap().parse().unwrap())
-        })
-        .collect()
+    let results = data["result"].as_array().unwrap();
+    results.iter().map(|s| (labels_of(s), s["value"][1].as_str().unwrap().parse().unwrap())).collect()
 }
 
 /// `expr` over [start, end] every `step` seconds: each series' (time, value) points.
@@ -202,15 +202,13 @@ async fn over(prom: &Prometheus, expr: &str, start: i64, end: i64, step: i64) ->
         .unwrap()
         .iter()
         .map(|s| {
-            let labels: Series =
-                s["metric"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
             let points = s["values"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|p| (p[0].as_f64().unwrap() as i64, p[1].as_str().unwrap().parse().unwrap()))
                 .collect();
-            (labels, points)
+            (labels_of(s), points)
         })
         .collect()
 }
@@ -320,7 +318,7 @@ async fn backfilled_days_are_wechats_numbers_and_run_into_the_live_data() {
     // meaning where the backfilled data meets the live.
     let (start, _) = served(yesterday - chrono::Duration::days(1));
     let end = Utc::now().timestamp();
-    let checks: [(&str, Box<dyn Fn(NaiveDate) -> f64>); 3] = [
+    let checks: [(&str, DayValue); 3] = [
         (r#"wechat_daily_visit_uv{app="shop"}"#, Box::new(|d| data::visit_row(&shop.appid, d).visit_uv as f64)),
         (r#"wechat_interface_hourly_callbacks{app="news",hour="9"}"#, Box::new(|d| data::interface_hour(&news.appid, d, 9).callback_count as f64)),
         (r#"wechat_data_date_timestamp_seconds{app="shop",collector="performance"}"#, Box::new(|d| cst::day_start(d) as f64)),
