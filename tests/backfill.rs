@@ -418,3 +418,42 @@ async fn a_range_or_an_app_that_cannot_be_asked_for_is_refused_plainly() {
     assert!(sim.calls(VISIT_PATH).is_empty(), "the mini program was not asked");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_signal_ends_a_backfill_at_once() {
+    let (shop, news) = apps();
+    let sim = common::simulator(vec![shop.clone(), news.clone()]).await;
+    let dir = common::tempdir("backfill-stop");
+    let config_path = dir.join("config.yml");
+    std::fs::write(&config_path, config(&sim, &shop, &news)).unwrap();
+    let yesterday = cst::yesterday(Utc::now());
+    let from = yesterday - chrono::Duration::days(300);
+    // Two requests a second over 300 days: minutes of work, stopped after one second.
+    let mut child = Command::new(common::bin())
+        .arg("--config.file")
+        .arg(&config_path)
+        .args(["backfill", "--from", &from.to_string(), "--to", &yesterday.to_string(), "--rate", "2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stopped = Instant::now();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    while child.try_wait().unwrap().is_none() {
+        if stopped.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the backfill went on for 5s after SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a stopped backfill is not a success");
+    assert!(stderr.contains("stopped by a signal"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing half-written: {} bytes", out.stdout.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -222,6 +222,13 @@ pub async fn run<W: Write>(config: &Config, args: &BackfillArgs, now: DateTime<U
     Ok(report)
 }
 
+/// A backfill stopped by a signal: the days wait in the spool until the end, so
+/// nothing (or, while writing, a file without `# EOF`, which promtool refuses) went out.
+pub fn interrupted() -> std::process::ExitCode {
+    eprintln!("backfill: stopped by a signal before the output was complete; run it again");
+    std::process::ExitCode::FAILURE
+}
+
 /// The subcommand: OpenMetrics to stdout, the summary to stderr. Succeeds when every
 /// day asked for was written or had no data at WeChat.
 pub async fn command(config: &Config, args: &BackfillArgs) -> Result<std::process::ExitCode, BackfillError> {
