@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -38,7 +38,7 @@ pub fn router(state: WebState) -> Router {
     let path = if state.telemetry_path.starts_with('/') { state.telemetry_path.clone() } else { format!("/{}", state.telemetry_path) };
     Router::new()
         .route(&path, get(metrics))
-        .route("/", get(landing))
+        .route("/", get(crate::landing::page))
         .route("/healthz", get(|| async { "OK\n" }))
         .route("/readyz", get(readyz))
         .route("/-/reload", post(reload))
@@ -320,47 +320,6 @@ async fn reload(State(st): State<WebState>) -> Response {
         Ok(Err(e)) => (StatusCode::BAD_REQUEST, format!("reload failed, the old config stays in force: {e}\n")).into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "reload was not answered\n").into_response(),
     }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-async fn landing(State(st): State<WebState>) -> Html<String> {
-    let mut rows = String::new();
-    for (app, collector, s) in st.shared.status() {
-        let state = match (s.polls, s.up) {
-            (0, _) => "<span class=wait>first poll pending</span>".to_string(),
-            (_, true) => "<span class=up>up</span>".to_string(),
-            (_, false) => format!("<span class=down>down</span>: {}", esc(s.last_error.as_deref().unwrap_or(""))),
-        };
-        let last = s.last_success.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "never".into());
-        let day = s.data_date.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            esc(&app),
-            esc(collector),
-            humantime::format_duration(s.interval),
-            state,
-            last,
-            day
-        ));
-    }
-    let apps: String = st
-        .apps
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(n, id, acc)| format!("<li>{} ({}, {})</li>", esc(n), esc(id), esc(acc)))
-        .collect();
-    let path = esc(&st.telemetry_path);
-    Html(format!(
-        "<!doctype html><html><head><meta charset=utf-8><title>WeChat Exporter</title>\
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}.up{{color:green}}.down{{color:#b00}}.wait{{color:#888}}</style></head>\
-<body><h1>WeChat Exporter</h1><p>Version {}</p><p><a href=\"{path}\">Metrics</a> · <a href=\"/healthz\">healthz</a> · <a href=\"/readyz\">readyz</a></p>\
-<h2>Apps</h2><ul>{apps}</ul><h2>Collectors</h2><table><tr><th>app</th><th>collector</th><th>interval</th><th>state</th><th>last success</th><th>data date</th></tr>\n{rows}</table></body></html>\n",
-        env!("CARGO_PKG_VERSION")
-    ))
 }
 
 #[cfg(test)]

@@ -62,7 +62,12 @@ async fn no_secret_or_token_leaks_on_any_path() {
     for format in ["logfmt", "json"] {
         let exp = Exporter::start(&config, &["--log.level", "debug", "--log.format", format], &[]);
         exp.wait_ready().await;
-        tokio::time::sleep(Duration::from_millis(3500)).await;
+        // The faulty app's faults come one a poll, and a transient one is tried again within
+        // its poll after a pause: wait until the last of them (the quota) has been met.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !exp.get("/metrics").await.1.contains("reason=\"errcode_45011\"") && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
         seen.push_str(&exp.get("/metrics").await.1);
         seen.push_str(&exp.get("/").await.1);
         // A reload that fails, with the secret next to the error.

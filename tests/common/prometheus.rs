@@ -29,11 +29,16 @@ fn free_port() -> u16 {
 impl Prometheus {
     /// Starts `bin` with `config` (JSON is YAML, so Prometheus reads it as it is), its
     /// storage in `data/` of a new directory, and `args` besides, and waits until it is
-    /// ready. A port taken between choosing it and Prometheus binding it (by another
-    /// test) is tried again with a new one.
+    /// ready.
     pub async fn start(bin: &Path, config: &Value, args: &[String]) -> Prometheus {
+        Prometheus::start_in(bin, config, args, super::tempdir("prometheus")).await
+    }
+
+    /// The same in `dir`, whose `data/` may already hold blocks. A port taken between
+    /// choosing it and Prometheus binding it (by another test) is tried again with a new one.
+    pub async fn start_in(bin: &Path, config: &Value, args: &[String], dir: PathBuf) -> Prometheus {
         for _ in 0..3 {
-            let mut prom = Prometheus::spawn(bin, config, args);
+            let mut prom = Prometheus::spawn(bin, config, args, dir.clone());
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
                 if let Ok(Some(_)) = prom.child.try_wait() {
@@ -53,8 +58,7 @@ impl Prometheus {
         panic!("prometheus found no free port in 3 tries");
     }
 
-    fn spawn(bin: &Path, config: &Value, args: &[String]) -> Prometheus {
-        let dir = super::tempdir("prometheus");
+    fn spawn(bin: &Path, config: &Value, args: &[String], dir: PathBuf) -> Prometheus {
         let config_path = dir.join("prometheus.yml");
         std::fs::write(&config_path, serde_json::to_string_pretty(config).unwrap()).unwrap();
         let port = free_port();
@@ -103,14 +107,14 @@ impl Prometheus {
         Ok(answer["data"].clone())
     }
 
-    /// An instant query: Ok(the result's values) or Err(Prometheus's error).
+    /// An instant query: Ok(one value a series: a range vector's last) or Err(Prometheus's error).
     pub async fn query(&self, expr: &str) -> Result<Vec<f64>, String> {
         let data = self.api("/api/v1/query", &[("query", expr)]).await?;
         let number = |v: &Value| v[1].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
         Ok(match data["resultType"].as_str() {
             Some("vector") => data["result"].as_array().unwrap().iter().map(|s| number(&s["value"])).collect(),
             Some("scalar") => vec![number(&data["result"])],
-            Some("matrix") => data["result"].as_array().unwrap().iter().flat_map(|s| s["values"].as_array().unwrap().iter().map(number)).collect(),
+            Some("matrix") => data["result"].as_array().unwrap().iter().filter_map(|s| s["values"].as_array()?.last().map(number)).collect(),
             other => return Err(format!("unexpected result type {other:?}")),
         })
     }
