@@ -15,18 +15,14 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use wechat_exporter::collectors::Account;
+use wechat_exporter::collectors::{Account, COLLECTORS};
 use wechat_exporter::cst;
 use wechat_exporter::simulator::{Options, SimApp, Simulator};
 
-const DATA_PATHS: [&str; 4] = [
-    "/datacube/getweanalysisappiddailyvisittrend",
-    "/wxaapi/log/get_performance",
-    "/datacube/getinterfacesummary",
-    "/datacube/getinterfacesummaryhour",
-];
 
 struct Run {
+    /// The collectors that wrote days, from the summary.
+    collectors: Vec<String>,
     seconds: f64,
     peak_rss_mb: f64,
     bytes: u64,
@@ -76,7 +72,14 @@ fn backfill(sim: &Simulator, app: &SimApp, days: i64, dir: &std::path::Path) -> 
         .lines()
         .find_map(|l| l.strip_prefix("wrote ")?.split(' ').next()?.parse().ok())
         .unwrap_or(0);
+    let prefix = format!("  {} ", app.name);
+    let collectors = stderr
+        .lines()
+        .filter(|l| l.contains(" written"))
+        .filter_map(|l| l.strip_prefix(&prefix)?.split(':').next().map(str::to_string))
+        .collect();
     Run {
+        collectors,
         seconds,
         peak_rss_mb,
         bytes: std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0),
@@ -111,22 +114,25 @@ async fn main() {
     let mp = SimApp::new("shop", "wxbench000shop01", Account::Miniprogram);
     let oa = SimApp::new("news", "wxbench000news01", Account::OfficialAccount);
     let sim = Simulator::start(Options::new(vec![mp.clone(), oa.clone()])).await.expect("simulator starts");
-    // WeChat requests the simulator has answered (token requests aside).
-    let api_calls = || DATA_PATHS.iter().map(|p| sim.calls(p).len()).sum::<usize>();
+    // WeChat requests the simulator has answered, to every collector's API (tokens aside).
+    let api_calls = || {
+        COLLECTORS.iter().flat_map(|k| k.routes()).map(|r| sim.calls(r.api.path).len()).sum::<usize>()
+    };
     let dir = std::env::temp_dir().join(format!("wechat-exporter-bench-backfill-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
     println!("## Backfill: one app, {days} days, a sample every 5m\n");
-    println!("| app (default collectors) | days | requests | time | peak RSS | output | samples |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| app | collectors (its defaults) | days | requests | time | peak RSS | output | samples |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut files = Vec::new();
-    for (app, label) in [(&mp, "mini program (visit_trend, performance ×3)"), (&oa, "Official Account (interface_summary, 24 hours)")] {
+    for (app, label) in [(&mp, "mini program"), (&oa, "Official Account")] {
         for n in [30, days] {
             let before = api_calls();
             let mut run = tokio::task::block_in_place(|| backfill(&sim, app, n, &dir));
             run.requests = api_calls() - before;
             println!(
-                "| {label} | {n} | {} | {:.1} s | {:.1} MB | {:.1} MB ({:.0} KB a day) | {} |",
+                "| {label} | {} | {n} | {} | {:.1} s | {:.1} MB | {:.1} MB ({:.0} KB a day) | {} |",
+                run.collectors.join(", "),
                 run.requests,
                 run.seconds,
                 run.peak_rss_mb,

@@ -17,7 +17,9 @@ use chrono::{NaiveDate, Utc};
 use serde_json::json;
 use wechat_exporter::collectors::Account;
 use wechat_exporter::cst;
-use wechat_exporter::simulator::{Fault, Options, SimApp, Simulator, data};
+use wechat_exporter::collectors::{interface_summary, performance, visit_trend};
+use wechat_exporter::simulator::{Fault, Options, SimApp, Simulator};
+use wechat_exporter::wechat::json::Loose;
 
 use common::Exporter;
 use common::prometheus::Prometheus;
@@ -68,6 +70,11 @@ fn served(day: NaiveDate) -> (i64, i64) {
 /// What a series should be for a day.
 type DayValue<'a> = Box<dyn Fn(NaiveDate) -> f64 + 'a>;
 
+/// A number the simulator always sends.
+fn n(v: &Loose<f64>) -> f64 {
+    v.get().expect("the simulator sends every field of its own rows")
+}
+
 /// A series by its labels, `__name__` included.
 type Series = BTreeMap<String, String>;
 
@@ -91,14 +98,14 @@ fn expected(app: &SimApp, day: NaiveDate, extra: &[(&str, &str)]) -> BTreeMap<Se
     let date = cst::day_start(day) as f64;
     match app.account {
         Account::Miniprogram => {
-            let r = data::visit_row(&app.appid, day);
-            put("wechat_daily_visit_sessions", &[], r.session_cnt as f64);
-            put("wechat_daily_visit_pv", &[], r.visit_pv as f64);
-            put("wechat_daily_visit_uv", &[], r.visit_uv as f64);
-            put("wechat_daily_visit_uv_new", &[], r.visit_uv_new as f64);
-            put("wechat_daily_visit_stay_time_per_user_seconds", &[], r.stay_time_uv);
-            put("wechat_daily_visit_stay_time_per_session_seconds", &[], r.stay_time_session);
-            put("wechat_daily_visit_depth", &[], r.visit_depth);
+            let r = visit_trend::sim::row(&app.appid, day);
+            put("wechat_daily_visit_sessions", &[], n(&r.session_cnt));
+            put("wechat_daily_visit_pv", &[], n(&r.visit_pv));
+            put("wechat_daily_visit_uv", &[], n(&r.visit_uv));
+            put("wechat_daily_visit_uv_new", &[], n(&r.visit_uv_new));
+            put("wechat_daily_visit_stay_time_per_user_seconds", &[], n(&r.stay_time_uv));
+            put("wechat_daily_visit_stay_time_per_session_seconds", &[], n(&r.stay_time_session));
+            put("wechat_daily_visit_depth", &[], n(&r.visit_depth));
             for (word, code, filters, network) in QUERIES {
                 let labels = [
                     ("cost_time_type", word),
@@ -107,27 +114,27 @@ fn expected(app: &SimApp, day: NaiveDate, extra: &[(&str, &str)]) -> BTreeMap<Se
                     ("scene", "all"),
                     ("is_download_code", "all"),
                 ];
-                put("wechat_performance_cost_time_seconds", &labels, data::cost_ms(&app.appid, day, code, filters) as f64 / 1000.0);
+                put("wechat_performance_cost_time_seconds", &labels, performance::sim::cost_ms(&app.appid, day, code, filters) as f64 / 1000.0);
             }
             put("wechat_data_date_timestamp_seconds", &[("collector", "visit_trend")], date);
             put("wechat_data_date_timestamp_seconds", &[("collector", "performance")], date);
         }
         Account::OfficialAccount => {
-            let d = data::interface_day(&app.appid, day);
-            put("wechat_interface_callbacks", &[], d.callback_count as f64);
-            put("wechat_interface_failures", &[], d.fail_count as f64);
-            put("wechat_interface_time_cost_seconds", &[], d.total_time_cost as f64 / 1000.0);
+            let d = interface_summary::sim::day(&app.appid, day);
+            put("wechat_interface_callbacks", &[], n(&d.callback_count));
+            put("wechat_interface_failures", &[], n(&d.fail_count));
+            put("wechat_interface_time_cost_seconds", &[], n(&d.total_time_cost) / 1000.0);
             if !app.odd {
-                put("wechat_interface_max_time_cost_seconds", &[], d.max_time_cost as f64 / 1000.0);
+                put("wechat_interface_max_time_cost_seconds", &[], n(&d.max_time_cost) / 1000.0);
             }
             for h in 0..24 {
-                let r = data::interface_hour(&app.appid, day, h);
+                let r = interface_summary::sim::hour(&app.appid, day, h);
                 let hour = h.to_string();
                 let l = [("hour", hour.as_str())];
-                put("wechat_interface_hourly_callbacks", &l, r.callback_count as f64);
-                put("wechat_interface_hourly_failures", &l, r.fail_count as f64);
-                put("wechat_interface_hourly_time_cost_seconds", &l, r.total_time_cost as f64 / 1000.0);
-                put("wechat_interface_hourly_max_time_cost_seconds", &l, r.max_time_cost as f64 / 1000.0);
+                put("wechat_interface_hourly_callbacks", &l, n(&r.callback_count));
+                put("wechat_interface_hourly_failures", &l, n(&r.fail_count));
+                put("wechat_interface_hourly_time_cost_seconds", &l, n(&r.total_time_cost) / 1000.0);
+                put("wechat_interface_hourly_max_time_cost_seconds", &l, n(&r.max_time_cost) / 1000.0);
             }
             put("wechat_data_date_timestamp_seconds", &[("collector", "interface_summary")], date);
         }
@@ -319,8 +326,8 @@ async fn backfilled_days_are_wechats_numbers_and_run_into_the_live_data() {
     let (start, _) = served(yesterday - chrono::Duration::days(1));
     let end = Utc::now().timestamp();
     let checks: [(&str, DayValue); 3] = [
-        (r#"wechat_daily_visit_uv{app="shop"}"#, Box::new(|d| data::visit_row(&shop.appid, d).visit_uv as f64)),
-        (r#"wechat_interface_hourly_callbacks{app="news",hour="9"}"#, Box::new(|d| data::interface_hour(&news.appid, d, 9).callback_count as f64)),
+        (r#"wechat_daily_visit_uv{app="shop"}"#, Box::new(|d| n(&visit_trend::sim::row(&shop.appid, d).visit_uv))),
+        (r#"wechat_interface_hourly_callbacks{app="news",hour="9"}"#, Box::new(|d| n(&interface_summary::sim::hour(&news.appid, d, 9).callback_count))),
         (r#"wechat_data_date_timestamp_seconds{app="shop",collector="performance"}"#, Box::new(|d| cst::day_start(d) as f64)),
     ];
     for (expr, value) in checks {
@@ -455,5 +462,98 @@ async fn a_stop_signal_ends_a_backfill_at_once() {
     assert!(!out.status.success(), "a stopped backfill is not a success");
     assert!(stderr.contains("stopped by a signal"), "{stderr}");
     assert!(out.stdout.is_empty(), "nothing half-written: {} bytes", out.stdout.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A mini program with every collector that has dated data, the seven datacube ones included.
+const EVERY_DATED_COLLECTOR: &str = "    collectors:
+      visit_trend: {interval: 1h}
+      performance: {interval: 1h}
+      daily_summary: {interval: 1h}
+      retain: {interval: 1h}
+      visit_page: {interval: 1h}
+      visit_distribution: {interval: 1h}
+      user_portrait: {interval: 1h}
+      weekly_visit_trend: {interval: 1h}
+      monthly_visit_trend: {interval: 1h}
+";
+
+/// The samples of an OpenMetrics output at time `t`, by series (without the time).
+fn samples_at(text: &str, t: i64) -> BTreeMap<(String, BTreeMap<String, String>), f64> {
+    let suffix = format!(" {t}");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.strip_suffix(&suffix)).collect();
+    common::parse(&lines.join("\n")).into_iter().map(|l| ((l.name, l.labels), l.value)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dated_collector_is_backfilled_as_the_live_exporter_serves_it() {
+    use wechat_exporter::collectors::newest::{Month, Period, Week};
+    let (shop, _) = apps();
+    let sim = common::simulator(vec![shop.clone()]).await;
+    let dir = common::tempdir("backfill-every");
+    let config_path = dir.join("config.yml");
+    std::fs::write(&config_path, common::config_for(&sim.base_url(), std::slice::from_ref(&shop), EVERY_DATED_COLLECTOR)).unwrap();
+
+    // What the live exporter serves now: yesterday's day, the last complete week and month.
+    let once = {
+        let mut cmd = Command::new(common::bin());
+        cmd.arg("--config.file").arg(&config_path).arg("--once").stdin(Stdio::null());
+        tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+    };
+    assert!(once.status.success(), "{}", String::from_utf8_lossy(&once.stderr));
+    let live: BTreeMap<(String, BTreeMap<String, String>), f64> = common::parse(&String::from_utf8_lossy(&once.stdout))
+        .into_iter()
+        .filter(|l| l.name.starts_with("wechat_") && !l.name.starts_with("wechat_exporter_"))
+        .map(|l| ((l.name, l.labels), l.value))
+        .collect();
+
+    // Seventy days: two complete months at least, and ten weeks.
+    let yesterday = cst::yesterday(Utc::now());
+    let from = yesterday - chrono::Duration::days(69);
+    let out = dir.join("out.om");
+    let (f, t) = (from.to_string(), yesterday.to_string());
+    let run = backfill(&config_path, &["--from", &f, "--to", &t, "--rate", "1000", "--step", "1h"], &out).await;
+    let stderr = String::from_utf8_lossy(&run.stderr).to_string();
+    assert!(run.status.success(), "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    check_openmetrics(&text);
+
+    // Yesterday's window holds exactly what the live exporter serves, collector by collector.
+    let (today, _) = served(yesterday);
+    let backfilled = samples_at(&text, today);
+    let collectors = |m: &BTreeMap<(String, BTreeMap<String, String>), f64>| -> Vec<String> {
+        m.keys().filter(|(n, _)| n == "wechat_data_date_timestamp_seconds").map(|(_, l)| l["collector"].clone()).collect()
+    };
+    assert_eq!(collectors(&backfilled).len(), 9, "every dated collector: {:?}", collectors(&backfilled));
+    assert_eq!(collectors(&backfilled), collectors(&live));
+    let differ: Vec<_> = live.keys().chain(backfilled.keys()).filter(|k| live.get(*k) != backfilled.get(*k)).take(5).collect();
+    assert!(differ.is_empty(), "{} series differ from the live exposition, e.g. {differ:?}", differ.len());
+
+    // Weeks and months: each complete one in the range, at its own time, with WeChat's numbers.
+    let dates_of = |collector: &str| -> std::collections::BTreeSet<i64> {
+        let prefix = format!("wechat_data_date_timestamp_seconds{{app=\"shop\",collector=\"{collector}\"}} ");
+        text.lines().filter_map(|l| l.strip_prefix(&prefix)?.split(' ').next()?.parse::<f64>().ok()).map(|v| v as i64).collect()
+    };
+    let weeks: Vec<Week> = from.iter_days().map(Week::of).filter(|w| w.first() >= from && w.last() <= yesterday).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let months: Vec<Month> = from.iter_days().take_while(|d| *d <= yesterday).map(Month::of).filter(|m| m.first() >= from && m.last() <= yesterday).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    assert!(weeks.len() >= 9 && !months.is_empty(), "{} weeks, {} months", weeks.len(), months.len());
+    assert_eq!(dates_of("weekly_visit_trend"), weeks.iter().map(|w| cst::day_start(w.first())).collect());
+    assert_eq!(dates_of("monthly_visit_trend"), months.iter().map(|m| cst::day_start(m.first())).collect());
+    for w in &weeks {
+        let (start, _) = served(w.last());
+        let at = samples_at(&text, start);
+        let want = n(&visit_trend::sim::period_row(&shop.appid, *w).visit_pv);
+        assert_eq!(at.get(&("wechat_weekly_visit_pv".to_string(), BTreeMap::from([("app".to_string(), "shop".to_string())]))), Some(&want), "week of {}", w.first());
+    }
+    for m in &months {
+        let (start, _) = served(m.last());
+        let at = samples_at(&text, start);
+        let want = n(&visit_trend::sim::period_row(&shop.appid, *m).visit_uv);
+        assert_eq!(at.get(&("wechat_monthly_visit_uv".to_string(), BTreeMap::from([("app".to_string(), "shop".to_string())]))), Some(&want), "month of {}", m.first());
+    }
+    // Nothing of a week before the first complete one.
+    let first_weekly = text.lines().filter(|l| l.starts_with("wechat_weekly_visit_pv{")).filter_map(|l| l.rsplit(' ').next()?.parse::<i64>().ok()).min();
+    assert_eq!(first_weekly, Some(served(weeks[0].last()).0));
+    assert!(stderr.contains("shop weekly_visit_trend: "), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

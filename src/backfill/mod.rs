@@ -30,6 +30,7 @@ use report::{Stop, Tally};
 use sources::Source;
 use window::Window;
 
+use crate::collectors::Output;
 use crate::config::{AppConfig, Config};
 use crate::cst;
 use crate::store::Sample;
@@ -111,7 +112,7 @@ struct Running {
 
 /// Asks `source` for `day` at the paced rate. A spent minute quota is waited out
 /// and the day asked again; anything else is the caller's to judge.
-async fn ask(source: &Source, client: &AppClient, day: NaiveDate, pacer: &mut Pacer) -> Result<Option<Vec<Sample>>, WechatError> {
+async fn ask(source: &Source, client: &AppClient, day: NaiveDate, pacer: &mut Pacer) -> Result<Option<Output>, WechatError> {
     let mut attempt = 0;
     loop {
         let started = pacer.ready().await;
@@ -156,9 +157,10 @@ pub async fn run<W: Write>(config: &Config, args: &BackfillArgs, now: DateTime<U
 
     for (seq, app) in apps.iter().enumerate() {
         let seq = seq as u32;
+        let app_client = AppClient::new(app.name.clone(), client.clone(), app.credential.clone());
         let mut running = Vec::new();
         for c in &app.collectors {
-            match Source::for_spec(&c.spec) {
+            match Source::for_config(c, &app_client) {
                 Some(source) => running.push(Running { source, tally: Tally::new(&app.name, c.spec.name()), failed_in_a_row: 0 }),
                 None => report.left_out.push((app.name.to_string(), c.spec.name())),
             }
@@ -173,18 +175,25 @@ pub async fn run<W: Write>(config: &Config, args: &BackfillArgs, now: DateTime<U
         relabel(&mut info, &args.labels);
         spool.add(seq, &app.name, whole, &info)?;
 
-        let app_client = AppClient::new(app.name.clone(), client.clone(), app.credential.clone());
         for day in window::days(from, to) {
             progress.at(format!("{} {day}", app.name));
             for r in running.iter_mut().filter(|r| r.tally.stopped.is_none()) {
                 let name = r.tally.collector;
                 match ask(&r.source, &app_client, day, &mut pacer).await {
-                    Ok(Some(mut samples)) => {
-                        samples.push(Sample::new(&telemetry::DATA_DATE, cst::day_start(day) as f64).label("collector", name));
+                    Ok(Some(Output { mut samples, data_date })) => {
+                        r.failed_in_a_row = 0;
+                        // A week or month that began before the range is not one of its
+                        // complete periods: the days that would serve it are left out.
+                        if data_date.is_some_and(|d| d < from) {
+                            r.tally.earlier += 1;
+                            continue;
+                        }
+                        if let Some(date) = data_date {
+                            samples.push(Sample::new(&telemetry::DATA_DATE, cst::day_start(date) as f64).label("collector", name));
+                        }
                         relabel(&mut samples, &args.labels);
                         spool.add(seq, &app.name, Window::day(day).until(now_ts), &samples)?;
                         r.tally.written += 1;
-                        r.failed_in_a_row = 0;
                     }
                     Ok(None) => {
                         r.tally.no_data.push(day);

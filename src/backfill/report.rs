@@ -22,6 +22,8 @@ pub struct Tally {
     pub app: String,
     pub collector: &'static str,
     pub written: u64,
+    /// Days whose newest period (a week, a month) began before the range: left out.
+    pub earlier: u64,
     /// Days WeChat answered with no data: skipped.
     pub no_data: Vec<NaiveDate>,
     /// Days that failed, with the error.
@@ -31,7 +33,7 @@ pub struct Tally {
 
 impl Tally {
     pub fn new(app: &str, collector: &'static str) -> Tally {
-        Tally { app: app.to_string(), collector, written: 0, no_data: Vec::new(), failed: Vec::new(), stopped: None }
+        Tally { app: app.to_string(), collector, written: 0, earlier: 0, no_data: Vec::new(), failed: Vec::new(), stopped: None }
     }
 }
 
@@ -67,6 +69,9 @@ impl Report {
         }
         for t in &self.tallies {
             let _ = write!(out, "  {} {}: {} written", t.app, t.collector, days(t.written));
+            if t.earlier > 0 {
+                let _ = write!(out, "; {} before its first complete period in the range", days(t.earlier));
+            }
             if !t.no_data.is_empty() {
                 let _ = write!(out, "; no data at WeChat, skipped: {}", ranges(&t.no_data));
             }
