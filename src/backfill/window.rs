@@ -5,7 +5,7 @@
 //! them, until D+2 00:00, when D+1's take over. Backfill writes D over the same
 //! window, so history and live data join without a gap or a change of meaning.
 
-use chrono::{Datelike, Duration, Months, NaiveDate};
+use chrono::{Duration, NaiveDate};
 
 use crate::cst;
 
@@ -38,57 +38,6 @@ impl Window {
         let step = step.max(1);
         let n = if self.end > self.start { (self.end - self.start + step - 1) / step } else { 0 };
         (0..n).map(move |k| self.start + k * step)
-    }
-}
-
-/// What one value of a collector covers: a day, a week (Monday to Sunday) or a
-/// calendar month, in UTC+8.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Span {
-    Day,
-    Week,
-    Month,
-}
-
-/// One period of data: its first and last day. Its data date is the first day (the
-/// Monday, the 1st), as `wechat_data_date_timestamp_seconds` says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Period {
-    pub first: NaiveDate,
-    pub last: NaiveDate,
-}
-
-impl Span {
-    /// The period of this span that holds `day`.
-    pub fn period_of(self, day: NaiveDate) -> Period {
-        match self {
-            Span::Day => Period { first: day, last: day },
-            Span::Week => {
-                let first = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
-                Period { first, last: first + Duration::days(6) }
-            }
-            Span::Month => {
-                let first = day.with_day(1).unwrap_or(day);
-                let last = first.checked_add_months(Months::new(1)).map(|n| n - Duration::days(1)).unwrap_or(day);
-                Period { first, last }
-            }
-        }
-    }
-
-    /// The period ending on `day`, if one does: every day for `Day`, Sundays for
-    /// `Week`, month ends for `Month`.
-    pub fn ending_on(self, day: NaiveDate) -> Option<Period> {
-        let p = self.period_of(day);
-        (p.last == day).then_some(p)
-    }
-}
-
-impl Period {
-    /// Where a live exporter serves this period's values: from the day after its last
-    /// day, while it is the newest complete one, until the next period is complete.
-    pub fn window(self, span: Span) -> Window {
-        let next = span.period_of(self.last + Duration::days(1));
-        Window { start: cst::day_start(next.first), end: cst::day_start(next.last + Duration::days(1)) }
     }
 }
 
@@ -131,38 +80,6 @@ mod tests {
         assert_eq!(w.until(30).times(10).collect::<Vec<_>>(), [0, 10, 20, 30], "now itself is a sample time");
         assert_eq!(w.until(1000), w);
         assert_eq!(w.until(-5).times(10).count(), 0);
-    }
-
-    #[test]
-    fn a_day_period_is_served_as_the_day_is() {
-        let day = d("2026-03-01");
-        let p = Span::Day.ending_on(day).unwrap();
-        assert_eq!(p, Period { first: day, last: day });
-        assert_eq!(p.window(Span::Day), Window::day(day));
-    }
-
-    #[test]
-    fn weeks_run_monday_to_sunday_and_are_served_the_week_after() {
-        // 2026-03-01 is a Sunday.
-        let p = Span::Week.period_of(d("2026-02-25"));
-        assert_eq!(p, Period { first: d("2026-02-23"), last: d("2026-03-01") });
-        assert_eq!(Span::Week.ending_on(d("2026-03-01")), Some(p));
-        assert_eq!(Span::Week.ending_on(d("2026-02-28")), None);
-        let w = p.window(Span::Week);
-        assert_eq!(w.start, cst::day_start(d("2026-03-02")));
-        assert_eq!(w.end, cst::day_start(d("2026-03-09")));
-    }
-
-    #[test]
-    fn months_are_calendar_months_served_the_month_after() {
-        let p = Span::Month.period_of(d("2024-02-10"));
-        assert_eq!(p, Period { first: d("2024-02-01"), last: d("2024-02-29") }, "a leap February");
-        assert_eq!(Span::Month.ending_on(d("2024-02-29")), Some(p));
-        assert_eq!(Span::Month.ending_on(d("2024-02-28")), None);
-        let w = p.window(Span::Month);
-        assert_eq!((w.start, w.end), (cst::day_start(d("2024-03-01")), cst::day_start(d("2024-04-01"))));
-        let dec = Span::Month.period_of(d("2025-12-31"));
-        assert_eq!(dec.window(Span::Month).end, cst::day_start(d("2026-02-01")), "across a year's end");
     }
 
     #[test]
