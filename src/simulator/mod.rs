@@ -33,6 +33,12 @@ pub struct SimApp {
     pub odd: bool,
     /// CloudBase SMS-marketing activities getStatistics knows; any other is 10011.
     pub sms: Vec<SmsActivity>,
+    /// Nothing happens: every daily API answers every day with an empty list
+    /// (getusercumulate aside: the followers are still there).
+    pub quiet: bool,
+    /// Publishes yesterday late, from this hour (UTC+8) on, instead of the
+    /// simulator's `publish_hour`.
+    pub publish_hour: Option<u32>,
 }
 
 /// A CloudBase SMS-marketing activity: its env, its id and its channels.
@@ -62,6 +68,8 @@ impl SimApp {
             account,
             odd: false,
             sms: Vec::new(),
+            quiet: false,
+            publish_hour: None,
         }
     }
 
@@ -157,10 +165,16 @@ impl SimState {
         cst::yesterday(self.now())
     }
 
-    /// Whether `day`'s daily data is there yet.
-    pub fn published(&self, day: NaiveDate) -> bool {
+    /// Whether `app`'s daily data of `day` is there yet.
+    pub fn published(&self, app: &SimApp, day: NaiveDate) -> bool {
         let now = self.now();
-        day < self.yesterday() || (day == self.yesterday() && now.with_timezone(&cst::offset()).hour() >= self.publish_hour)
+        let hour = app.publish_hour.unwrap_or(self.publish_hour);
+        day < self.yesterday() || (day == self.yesterday() && now.with_timezone(&cst::offset()).hour() >= hour)
+    }
+
+    /// Whether `app` has activity to report for `day`: published, and not quiet.
+    pub fn active(&self, app: &SimApp, day: NaiveDate) -> bool {
+        !app.quiet && self.published(app, day)
     }
 
     /// The state of type `T` a collector's answers keep.
