@@ -36,9 +36,9 @@ pub struct SimApp {
     /// Nothing happens: every daily API answers every day with an empty list
     /// (getusercumulate aside: the followers are still there).
     pub quiet: bool,
-    /// Publishes yesterday late, from this hour (UTC+8) on, instead of the
-    /// simulator's `publish_hour`.
-    pub publish_hour: Option<u32>,
+    /// Publishes yesterday late, from this time of day (UTC+8) on, instead of
+    /// from the simulator's `publish_hour`.
+    pub publish_at: Option<Duration>,
 }
 
 /// A CloudBase SMS-marketing activity: its env, its id and its channels.
@@ -69,7 +69,7 @@ impl SimApp {
             odd: false,
             sms: Vec::new(),
             quiet: false,
-            publish_hour: None,
+            publish_at: None,
         }
     }
 
@@ -168,8 +168,9 @@ impl SimState {
     /// Whether `app`'s daily data of `day` is there yet.
     pub fn published(&self, app: &SimApp, day: NaiveDate) -> bool {
         let now = self.now();
-        let hour = app.publish_hour.unwrap_or(self.publish_hour);
-        day < self.yesterday() || (day == self.yesterday() && now.with_timezone(&cst::offset()).hour() >= hour)
+        let from = app.publish_at.map_or(u64::from(self.publish_hour) * 3600, |t| t.as_secs());
+        let since_midnight = u64::from(now.with_timezone(&cst::offset()).num_seconds_from_midnight());
+        day < self.yesterday() || (day == self.yesterday() && since_midnight >= from)
     }
 
     /// Whether `app` has activity to report for `day`: published, and not quiet.
