@@ -281,26 +281,32 @@ async fn a_quiet_account_moves_on_and_a_late_one_is_not_taken_for_quiet() {
         // without series only between the hour and WeChat's late publishing; then
         // yesterday's numbers.
         let mut late_done = true;
-        for collector in ["user_summary", "article_reads", "upstream_msg"] {
+        for collector in ["user_summary", "article_reads", "upstream_msg", "interface_summary"] {
+            // One metric of the collector, and what it should be for `d`.
+            let probe = |d: NaiveDate| match collector {
+                "interface_summary" => (
+                    "wechat_interface_callbacks",
+                    interface_summary::sim::day(&late.appid, d).callback_count.get().map(|v| vec![(vec![], v)]).unwrap(),
+                ),
+                _ => want(&late, d).into_iter().find(|(m, _)| collector_of(m) == collector).unwrap(),
+            };
             match date_of(&lines, &late, collector) {
                 Some(d) if d == before => {
-                    let have = series(&lines, &late, "wechat_daily_new_followers");
-                    if collector == "user_summary" {
-                        assert!(!have.is_empty(), "the day before had data");
-                        late_before_with_data = true;
-                    }
+                    let (metric, expected) = probe(d);
+                    assert_eq!(series(&lines, &late, metric), expected, "{collector}: the day before, with its data");
+                    late_before_with_data = true;
                     late_done = false;
                 }
                 Some(d) if d == yesterday => {
-                    let metric = want(&late, d).into_iter().find(|(m, _)| collector_of(m) == collector).unwrap();
-                    let have = series(&lines, &late, metric.0);
+                    let (metric, expected) = probe(d);
+                    let have = series(&lines, &late, metric);
                     if have.is_empty() {
                         assert!(c.sim_now() >= hour, "{collector}: empty before the quiet hour");
                         assert!(t_before < published + chrono::Duration::seconds(15), "{collector}: late data not picked up");
                         late_seen_empty = true;
                         late_done = false;
                     } else {
-                        assert_eq!(have, metric.1, "{collector}: yesterday's numbers, exactly");
+                        assert_eq!(have, expected, "{collector}: yesterday's numbers, exactly");
                     }
                 }
                 other => {
