@@ -89,9 +89,12 @@ fn date_of(lines: &[Line], app: &SimApp, collector: &str) -> Option<NaiveDate> {
         .map(|ts| cst::date_of(ts as i64))
 }
 
-/// Every series of `app` named `name`, as (labels without app, value).
-fn series(lines: &[Line], app: &SimApp, name: &str) -> Vec<(Vec<(String, String)>, f64)> {
-    let mut out: Vec<(Vec<(String, String)>, f64)> = lines
+/// Series as (labels besides `app`, value), sorted by labels.
+type Series = Vec<(Vec<(String, String)>, f64)>;
+
+/// Every series of `app` named `name`.
+fn series(lines: &[Line], app: &SimApp, name: &str) -> Series {
+    let mut out: Series = lines
         .iter()
         .filter(|l| l.name == name && l.labels.get("app") == Some(&app.name))
         .map(|l| (l.labels.iter().filter(|(k, _)| *k != "app").map(|(k, v)| (k.clone(), v.clone())).collect(), l.value))
@@ -100,15 +103,15 @@ fn series(lines: &[Line], app: &SimApp, name: &str) -> Vec<(Vec<(String, String)
     out
 }
 
-fn labelled(key: &str, rows: impl IntoIterator<Item = (String, Option<f64>)>) -> Vec<(Vec<(String, String)>, f64)> {
-    let mut out: Vec<_> = rows.into_iter().filter_map(|(k, v)| v.map(|v| (vec![(key.to_string(), k)], v))).collect();
+fn labelled(key: &str, rows: impl IntoIterator<Item = (String, Option<f64>)>) -> Series {
+    let mut out: Series = rows.into_iter().filter_map(|(k, v)| v.map(|v| (vec![(key.to_string(), k)], v))).collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 
 /// What the simulator says `app` should serve for `d`, metric by metric, for the
 /// three new collectors (each series, exactly).
-fn want(app: &SimApp, d: NaiveDate) -> Vec<(&'static str, Vec<(Vec<(String, String)>, f64)>)> {
+fn want(app: &SimApp, d: NaiveDate) -> Vec<(&'static str, Series)> {
     let src = user_summary::sim::sources(&app.appid, d, app.odd);
     let reads = article_reads::sim::rows(&app.appid, d, app.odd);
     let msgs = upstream_msg::sim::rows(&app.appid, d);
