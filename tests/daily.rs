@@ -140,8 +140,12 @@ async fn a_daily_collector_fetches_any_day_asked_for() {
     let startup = performance::sim::cost_ms(&app.appid, old, 1, "@_all|@_all|@_all|@_all") as f64 / 1000.0;
     assert!(out.samples.iter().any(|s| s.value == startup && s.labels.iter().any(|(_, v)| v == "startup")));
 
-    // A day WeChat has not published is no data, not an error.
+    // A day WeChat has not published is no data, not an error, before quiet_day_after;
+    // from it, an empty yesterday is a quiet day: its date, no samples.
     let today = day(2024, 3, 20);
-    assert_eq!(trend.fetch_day(&cx, day(2024, 3, 19)).unwrap().await.unwrap(), None, "yesterday comes out at 09:00");
+    let early = PollContext { quiet_after: std::time::Duration::from_secs(9 * 3600), ..PollContext::new(&client, clock.now()) };
+    assert_eq!(trend.fetch_day(&early, day(2024, 3, 19)).unwrap().await.unwrap(), None, "yesterday comes out at 09:00");
+    let quiet = trend.fetch_day(&cx, day(2024, 3, 19)).unwrap().await.unwrap().unwrap();
+    assert_eq!((quiet.data_date, quiet.samples.len()), (Some(day(2024, 3, 19)), 0), "08:00: a quiet day");
     assert!(trend.fetch_day(&cx, today).unwrap().await.is_err(), "today is a range error (61501)");
 }

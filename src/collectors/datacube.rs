@@ -6,7 +6,7 @@ use std::future::Future;
 
 use chrono::NaiveDate;
 
-use super::newest::{Newest, Period};
+use super::newest::{Newest, Period, is_quiet};
 use super::{BoxFuture, Collector, Output, PollContext};
 use crate::store::Sample;
 use crate::wechat::WechatError;
@@ -121,8 +121,13 @@ impl<D: Datacube> Collector for Daily<D> {
     ) -> Option<BoxFuture<'a, Result<Option<Output>, WechatError>>> {
         Some(Box::pin(async move {
             let p = D::Period::newest(day);
-            let data = self.source.fetch(cx, p).await?;
-            Ok(data.map(|d| Output { samples: self.source.samples(&d), data_date: Some(p.first()) }))
+            let samples = match self.source.fetch(cx, p).await? {
+                Some(d) => self.source.samples(&d),
+                // A quiet period is its date without samples, as a poll serves it.
+                None if is_quiet(p, cx.now, cx.quiet_after) => Vec::new(),
+                None => return Ok(None),
+            };
+            Ok(Some(Output { samples, data_date: Some(p.first()) }))
         }))
     }
 }

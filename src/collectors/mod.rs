@@ -100,7 +100,8 @@ pub trait Collector: Send {
 
     /// For daily data: what a poll serves once `day` is yesterday (UTC+8) and
     /// WeChat has published it, asked for now, whatever day today is (None inside
-    /// while WeChat has nothing for it). None for collectors that are not daily.
+    /// while WeChat has not published it; a quiet day, see [`newest`], is its date
+    /// with no samples). None for collectors that are not daily.
     fn fetch_day<'a>(
         &'a self,
         _cx: &'a PollContext<'a>,
