@@ -72,7 +72,7 @@ impl<S: 'static> Kind<S> {
         interval: HOUR,
         comfortable: MINUTE,
         metrics: &[],
-        build: |_| unreachable_collector(),
+        build: |_| nothing(),
         describe: |_| String::new(),
         routes: &[],
         sim_state: None,
@@ -81,8 +81,8 @@ impl<S: 'static> Kind<S> {
     };
 }
 
-/// `BASE`'s `build`, which every kind replaces.
-fn unreachable_collector() -> Box<dyn Collector> {
+/// `BASE`'s `build`, which every kind sets: a collector that serves nothing.
+fn nothing() -> Box<dyn Collector> {
     struct Nothing;
     impl Collector for Nothing {
         fn poll<'a>(

@@ -4,10 +4,9 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::Row;
-use crate::collectors::Account;
 use crate::cst;
 use crate::simulator::data::int;
-use crate::simulator::{SimApp, SimState, check_dates, errcode, wire};
+use crate::simulator::{SimApp, SimState, mini_program_day, wire};
 use crate::wechat::json::Loose;
 
 /// The day's row for one app, every field there. Cumulative users only grow: a
@@ -28,10 +27,7 @@ pub fn row(appid: &str, day: NaiveDate) -> Row {
 
 /// Odd apps send `visit_total` as a string and leave `share_uv` out.
 pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
-    if app.account != Account::Miniprogram {
-        return errcode(48001, "api unauthorized");
-    }
-    let (_, day) = match check_dates(st, req, false, 1) {
+    let day = match mini_program_day(st, app, req) {
         Ok(d) => d,
         Err(e) => return e,
     };

@@ -5,10 +5,10 @@ use chrono::{Duration, NaiveDate};
 use serde_json::{Value, json};
 
 use super::KEYS;
-use crate::collectors::{Account, visit_trend};
+use crate::collectors::visit_trend;
 use crate::cst;
 use crate::simulator::data::int;
-use crate::simulator::{SimApp, SimState, check_dates, errcode};
+use crate::simulator::{SimApp, SimState, mini_program_day};
 
 /// Cohort `cohort`'s figure for key `k`, published or not: (new, active). Key 0
 /// is the day's new and active users as getDailyVisitTrend gives them; each key
@@ -27,10 +27,7 @@ pub fn figure(appid: &str, cohort: NaiveDate, k: i64) -> (f64, f64) {
 }
 
 pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
-    if app.account != Account::Miniprogram {
-        return errcode(48001, "api unauthorized");
-    }
-    let (_, cohort) = match check_dates(st, req, false, 1) {
+    let cohort = match mini_program_day(st, app, req) {
         Ok(d) => d,
         Err(e) => return e,
     };

@@ -4,10 +4,9 @@
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-use crate::collectors::Account;
 use crate::cst;
 use crate::simulator::data::int;
-use crate::simulator::{SimApp, SimState, check_dates, errcode};
+use crate::simulator::{SimApp, SimState, mini_program_day};
 
 /// Entry scenes the simulated visits come from (WeChat numbers 29 of them).
 const SOURCES: [u32; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 10, 13, 16, 22];
@@ -32,10 +31,7 @@ pub fn distributions(appid: &str, day: NaiveDate, odd: bool) -> Vec<(&'static st
 }
 
 pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
-    if app.account != Account::Miniprogram {
-        return errcode(48001, "api unauthorized");
-    }
-    let (_, day) = match check_dates(st, req, false, 1) {
+    let day = match mini_program_day(st, app, req) {
         Ok(d) => d,
         Err(e) => return e,
     };

@@ -5,10 +5,9 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::{MAX_TOP, Page};
-use crate::collectors::Account;
 use crate::cst;
 use crate::simulator::data::{dec4, hash, int};
-use crate::simulator::{SimApp, SimState, check_dates, errcode, wire};
+use crate::simulator::{SimApp, SimState, mini_program_day, wire};
 use crate::wechat::json::Loose;
 
 /// Pages of a few well-known kinds first, then numbered ones.
@@ -55,10 +54,7 @@ pub fn pages(appid: &str, day: NaiveDate, odd: bool) -> Vec<Page> {
 
 /// Odd apps send visits as strings and leave `page_share_uv` out.
 pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
-    if app.account != Account::Miniprogram {
-        return errcode(48001, "api unauthorized");
-    }
-    let (_, day) = match check_dates(st, req, false, 1) {
+    let day = match mini_program_day(st, app, req) {
         Ok(d) => d,
         Err(e) => return e,
     };

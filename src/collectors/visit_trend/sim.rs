@@ -8,7 +8,7 @@ use crate::collectors::newest::Period;
 use crate::wechat::json::Loose;
 use crate::collectors::Account;
 use crate::simulator::data::{dec4, int};
-use crate::simulator::{SimApp, SimState, check_dates, errcode};
+use crate::simulator::{SimApp, SimState, errcode, mini_program_day};
 
 /// The day's row for one app: what the simulator serves, every field there.
 pub fn row(appid: &str, day: NaiveDate) -> Row {
@@ -79,10 +79,7 @@ pub fn answer_period<P: Period>(st: &SimState, app: &SimApp, req: &Value) -> Val
 }
 
 pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
-    if app.account != Account::Miniprogram {
-        return errcode(48001, "api unauthorized");
-    }
-    let (_, day) = match check_dates(st, req, false, 1) {
+    let day = match mini_program_day(st, app, req) {
         Ok(d) => d,
         Err(e) => return e,
     };
