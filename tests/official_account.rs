@@ -34,6 +34,8 @@ const OA: &str = "    collectors:
 const MP: &str = "    collectors:
       visit_trend: {interval: 5s}
       daily_summary: {interval: 5s}
+      performance: {interval: 5s}
+      retain: {interval: 5s}
 ";
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -228,6 +230,8 @@ const ACTIVITY: &[&str] = &[
     "wechat_daily_visit_pv",
     "wechat_daily_share_pv",
     "wechat_cumulative_users",
+    "wechat_performance_cost_time_seconds",
+    "wechat_retained_users",
 ];
 
 #[tokio::test(flavor = "multi_thread")]
@@ -247,7 +251,7 @@ async fn a_quiet_account_moves_on_and_a_late_one_is_not_taken_for_quiet() {
     let published = hour + chrono::Duration::seconds(25);
     let quiet_collectors: &[(&SimApp, &[&str])] = &[
         (&quiet, &["interface_summary", "user_summary", "article_reads", "upstream_msg"]),
-        (&quiet_mp, &["visit_trend", "daily_summary"]),
+        (&quiet_mp, &["visit_trend", "daily_summary", "performance", "retain"]),
     ];
 
     let (mut late_before_with_data, mut quiet_seen_before, mut late_seen_empty) = (false, false, false);
