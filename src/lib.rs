@@ -9,11 +9,15 @@ pub mod backfill;
 pub mod collectors;
 pub mod config;
 pub mod cst;
+pub mod exposition;
 pub mod fnv;
 pub mod landing;
+pub mod malloc;
 pub mod scheduler;
 pub mod secret;
 pub mod simulator;
+#[cfg(target_os = "linux")]
+pub mod process;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -70,7 +70,8 @@ impl Shared {
 
 /// One app as it runs: its client (tokens, counters) and its collectors' tasks.
 struct RunningApp {
-    config: AppConfig,
+    /// The app's config, one copy shared with its pollers.
+    config: Arc<AppConfig>,
     client: Arc<AppClient>,
     tasks: Vec<(CollectorConfig, JoinHandle<()>)>,
 }
@@ -165,7 +166,9 @@ impl Poller {
         tokio::time::sleep(first).await;
         let mut failed_in_a_row = 0;
         loop {
-            failed_in_a_row = match self.poll().await {
+            // Boxed: a poll's state (a retry's pause among it) lives only while it runs,
+            // and the task, one of tens of thousands, stays in a smaller size class.
+            failed_in_a_row = match Box::pin(self.poll()).await {
                 Err(e) if transient(&e) => failed_in_a_row + 1,
                 _ => 0,
             };
@@ -298,8 +301,10 @@ impl Scheduler {
                 self.stop_app(&app.name);
             }
             let shared = self.shared.clone();
+            // One copy of the app's config, shared by the running app and its pollers.
+            let app_arc = Arc::new(app.clone());
             let running = self.apps.entry(app.name.clone()).or_insert_with(|| RunningApp {
-                config: app.clone(),
+                config: app_arc.clone(),
                 client: Arc::new(AppClient::new(app.name.clone(), client.clone(), app.credential.clone())),
                 tasks: Vec::new(),
             });
@@ -315,9 +320,7 @@ impl Scheduler {
                 }
                 keep
             });
-            running.config = app.clone();
-            // One copy of the app's config, shared by its pollers.
-            let app_arc = Arc::new(app.clone());
+            running.config = app_arc.clone();
             for c in &app.collectors {
                 if running.tasks.iter().any(|(have, _)| have == c) {
                     continue;

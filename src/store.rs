@@ -8,10 +8,11 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::body::Bytes;
+
+use crate::exposition::{gzip, write_header, write_sample, Format};
 
 /// The metric type, as both exposition formats name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Gauge => "gauge",
             Kind::Counter => "counter",
@@ -80,111 +81,22 @@ impl Sample {
     }
 }
 
-/// The two exposition formats a scrape may ask for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// Prometheus text format 0.0.4.
-    Text,
-    /// OpenMetrics 1.0.0.
-    OpenMetrics,
+/// Where a fragment comes from: an app and one of its parts (a collector's name, or
+/// `exporter` for the app's own telemetry), each by its number in the store's tables,
+/// so that an index entry takes 16 bytes rather than the 40 of an `Arc` and a `&str`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key {
+    app: u32,
+    part: u16,
 }
 
-impl Format {
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
-            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        }
-    }
+/// Where one fragment lies in its bucket's text.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    key: Key,
+    start: u32,
+    len: u32,
 }
-
-/// Writes a family's `# HELP` and `# TYPE` lines. The text format names a counter
-/// family by its `_total` name; OpenMetrics names it without.
-pub fn write_header(out: &mut String, desc: &Desc, format: Format) {
-    let name: Cow<'_, str> = match format {
-        Format::Text => desc.sample_name(),
-        Format::OpenMetrics => Cow::Borrowed(&desc.name),
-    };
-    out.push_str("# HELP ");
-    out.push_str(&name);
-    out.push(' ');
-    escape_help(out, &desc.help, format);
-    out.push_str("\n# TYPE ");
-    out.push_str(&name);
-    out.push(' ');
-    out.push_str(desc.kind.as_str());
-    out.push('\n');
-}
-
-/// Writes one sample line; `app` (when given) comes first among the labels.
-pub fn write_sample(out: &mut String, name: &str, app: Option<&str>, labels: &[Label], value: f64) {
-    out.push_str(name);
-    let mut first = true;
-    let mut open = |out: &mut String| {
-        out.push(if first { '{' } else { ',' });
-        first = false;
-    };
-    if let Some(app) = app {
-        open(out);
-        out.push_str("app=\"");
-        escape_label(out, app);
-        out.push('"');
-    }
-    for (k, v) in labels {
-        open(out);
-        out.push_str(k);
-        out.push_str("=\"");
-        escape_label(out, v);
-        out.push('"');
-    }
-    if !first {
-        out.push('}');
-    }
-    out.push(' ');
-    write_value(out, value);
-    out.push('\n');
-}
-
-/// Formats a value the way both formats accept: integers without a fraction,
-/// the special values spelt as the formats spell them.
-pub fn write_value(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
-    } else {
-        let _ = write!(out, "{v}");
-    }
-}
-
-fn escape_label(out: &mut String, v: &str) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// HELP text: OpenMetrics escapes `"` as well as `\\` and newlines; the text format does not.
-fn escape_help(out: &mut String, v: &str, format: Format) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '"' if format == Format::OpenMetrics => out.push_str("\\\""),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Where a fragment comes from: an app and one of its parts (a collector's name,
-/// or `exporter` for the app's own telemetry). An empty app means no `app` label.
-pub type PartKey = (Arc<str>, &'static str);
 
 /// Apps are spread over this many buckets per family. A poll result re-renders only
 /// its own fragment and rebuilds only its bucket; a scrape reuses every bucket that
@@ -197,41 +109,54 @@ const BUCKETS: usize = 128;
 #[derive(Default)]
 struct Bucket {
     text: Bytes,
-    /// (part, start, length) in `text`.
-    index: Vec<(PartKey, u32, u32)>,
+    index: Vec<Entry>,
     gzip: Mutex<Option<Bytes>>,
 }
 
 impl Bucket {
-    /// Sets (or with `None` removes) one part's fragment. Returns whether anything changed:
-    /// a result that renders to the same text as before leaves the bucket and its cache alone.
-    fn set(&mut self, key: &PartKey, fragment: Option<&str>) -> bool {
-        let pos = self.index.iter().position(|(k, _, _)| k == key);
-        let old = pos.map(|i| {
-            let (_, start, len) = &self.index[i];
-            &self.text[*start as usize..(*start + *len) as usize]
-        });
+    /// Sets (or with `None` removes) one part's fragment. A result that renders to the
+    /// same text as before leaves the bucket and its cache alone.
+    fn set(&mut self, key: Key, fragment: Option<&str>) {
+        let old = self.index.iter().find(|e| e.key == key).map(|e| self.fragment(e));
         if old == fragment.map(str::as_bytes) {
-            return false;
+            return;
         }
-        let mut text = Vec::with_capacity(self.text.len() + fragment.map_or(0, str::len));
-        let mut index = Vec::with_capacity(self.index.len() + 1);
-        for (i, (k, start, len)) in self.index.drain(..).enumerate() {
-            if Some(i) == pos {
-                continue;
-            }
-            let at = text.len() as u32;
-            text.extend_from_slice(&self.text[start as usize..(start + len) as usize]);
-            index.push((k, at, len));
+        self.rebuild(|e| e.key != key, fragment.map(|f| (key, f)));
+    }
+
+    /// Removes every fragment of app number `app`.
+    fn remove_app(&mut self, app: u32) {
+        if self.index.iter().any(|e| e.key.app == app) {
+            self.rebuild(|e| e.key.app != app, None);
         }
-        if let Some(f) = fragment {
-            index.push((key.clone(), text.len() as u32, f.len() as u32));
+    }
+
+    fn fragment(&self, e: &Entry) -> &[u8] {
+        &self.text[e.start as usize..(e.start + e.len) as usize]
+    }
+
+    fn has(&self, key: Key) -> bool {
+        self.index.iter().any(|e| e.key == key)
+    }
+
+    /// Keeps the fragments `keep` accepts, adds `new` at the end, and drops the gzip member.
+    /// The new buffers are sized exactly: they live until the bucket next changes.
+    fn rebuild(&mut self, keep: impl Fn(&Entry) -> bool, new: Option<(Key, &str)>) {
+        let kept = self.index.iter().filter(|e| keep(e));
+        let (entries, bytes) = kept.fold((0, 0), |(n, b), e| (n + 1, b + e.len as usize));
+        let mut text = Vec::with_capacity(bytes + new.map_or(0, |(_, f)| f.len()));
+        let mut index = Vec::with_capacity(entries + usize::from(new.is_some()));
+        for e in self.index.iter().filter(|e| keep(e)) {
+            index.push(Entry { start: text.len() as u32, ..*e });
+            text.extend_from_slice(self.fragment(e));
+        }
+        if let Some((key, f)) = new {
+            index.push(Entry { key, start: text.len() as u32, len: f.len() as u32 });
             text.extend_from_slice(f.as_bytes());
         }
         self.text = Bytes::from(text);
         self.index = index;
         *self.gzip.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
-        true
     }
 
     fn gzip(&self) -> Bytes {
@@ -240,22 +165,11 @@ impl Bucket {
     }
 }
 
-/// One gzip member. Members concatenate into a valid gzip stream (RFC 1952), so a
-/// body can be assembled from members made at different times.
-pub fn gzip(data: &[u8]) -> Bytes {
-    use std::io::Write as _;
-    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 6 + 64), flate2::Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = enc.write_all(data);
-    Bytes::from(enc.finish().unwrap_or_default())
-}
-
 struct Family {
     desc: Desc,
     /// `# HELP`/`# TYPE` for each format, plain and gzipped.
     headers: [(Bytes, Bytes); 2],
     buckets: Vec<Bucket>,
-    len: usize,
 }
 
 impl Family {
@@ -271,15 +185,11 @@ impl Family {
             desc: desc.clone(),
             headers: [header(Format::Text), header(Format::OpenMetrics)],
             buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
-            len: 0,
         }
     }
 
-    fn set(&mut self, key: &PartKey, fragment: Option<&str>) {
-        let b = &mut self.buckets[bucket_of(&key.0)];
-        let had = b.index.len();
-        b.set(key, fragment);
-        self.len = self.len + b.index.len() - had;
+    fn is_empty(&self) -> bool {
+        self.buckets.iter().all(|b| b.index.is_empty())
     }
 }
 
@@ -287,11 +197,60 @@ fn bucket_of(app: &str) -> usize {
     (crate::fnv::hash(app.as_bytes()) % BUCKETS as u64) as usize
 }
 
+/// The apps the store holds fragments of, numbered. A number is given back when its
+/// app's last fragment goes, and given again to the next new app.
+#[derive(Default)]
+struct Apps {
+    ids: HashMap<Arc<str>, u32>,
+    /// By number: the app, or `None` for a free number.
+    names: Vec<Option<Arc<str>>>,
+    free: Vec<u32>,
+}
+
+impl Apps {
+    fn id(&mut self, app: &Arc<str>) -> u32 {
+        if let Some(id) = self.ids.get(app) {
+            return *id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.names[id as usize] = Some(app.clone());
+                id
+            }
+            None => {
+                self.names.push(Some(app.clone()));
+                (self.names.len() - 1) as u32
+            }
+        };
+        self.ids.insert(app.clone(), id);
+        id
+    }
+
+    fn release(&mut self, app: &str) {
+        if let Some(id) = self.ids.remove(app) {
+            self.names[id as usize] = None;
+            self.free.push(id);
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     families: BTreeMap<Arc<str>, Family>,
-    /// Which families each part wrote, so a replacement can take back what it no longer has.
-    parts: HashMap<PartKey, Vec<Arc<str>>>,
+    apps: Apps,
+    /// Part names by number: a handful (the collectors and `exporter`).
+    parts: Vec<&'static str>,
+}
+
+/// The store's heap, by what it holds (see [`Store::heap_bytes`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreBytes {
+    /// The rendered text of every fragment, kept once.
+    pub text: usize,
+    /// The cached gzip members.
+    pub gzip: usize,
+    /// Where each fragment lies, the families' headers and the table of apps.
+    pub index: usize,
 }
 
 #[derive(Default)]
@@ -300,13 +259,23 @@ pub struct Store {
 }
 
 impl Inner {
-    fn remove_from(&mut self, name: &str, key: &PartKey) {
-        if let Some(f) = self.families.get_mut(name) {
-            f.set(key, None);
-            if f.len == 0 {
-                self.families.remove(name);
+    fn part_id(&mut self, part: &'static str) -> u16 {
+        match self.parts.iter().position(|p| *p == part) {
+            Some(i) => i as u16,
+            None => {
+                self.parts.push(part);
+                (self.parts.len() - 1) as u16
             }
         }
+    }
+
+    /// Whether app number `app` (in bucket `b`) has any fragment left.
+    fn holds(&self, b: usize, app: u32) -> bool {
+        self.families.values().any(|f| f.buckets[b].index.iter().any(|e| e.key.app == app))
+    }
+
+    fn drop_empty_families(&mut self) {
+        self.families.retain(|_, f| !f.is_empty());
     }
 }
 
@@ -317,7 +286,6 @@ impl Store {
 
     /// Replaces everything `part` of `app` had with `samples`.
     pub fn replace(&self, app: &Arc<str>, part: &'static str, samples: &[Sample]) {
-        let key: PartKey = (app.clone(), part);
         // Render outside the lock: a scrape should never wait on formatting.
         let mut rendered: BTreeMap<&str, (&Desc, String)> = BTreeMap::new();
         let app_label = if app.is_empty() { None } else { Some(app.as_ref()) };
@@ -327,43 +295,51 @@ impl Store {
         }
 
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let old = inner.parts.remove(&key).unwrap_or_default();
-        for name in &old {
-            if !rendered.contains_key(&**name) {
-                inner.remove_from(name, &key);
+        if rendered.is_empty() && !inner.apps.ids.contains_key(app) {
+            return;
+        }
+        let key = Key { app: inner.apps.id(app), part: inner.part_id(part) };
+        let b = bucket_of(app);
+        // The families this part wrote before and no longer does: all its families lie in
+        // bucket `b`, so looking there finds them without a table of its own.
+        let mut emptied = false;
+        for (name, fam) in inner.families.iter_mut() {
+            if !rendered.contains_key(&**name) && fam.buckets[b].has(key) {
+                fam.buckets[b].set(key, None);
+                emptied = true;
             }
         }
-        let mut names = Vec::with_capacity(rendered.len());
         for (name, (desc, text)) in rendered {
-            // Family names are kept once, shared by every part that writes them.
-            let name: Arc<str> = match inner.families.get_key_value(name) {
-                Some((n, _)) => n.clone(),
-                None => Arc::from(name),
-            };
-            let fam = inner.families.entry(name.clone()).or_insert_with(|| Family::new(desc));
+            if !inner.families.contains_key(name) {
+                inner.families.insert(Arc::from(name), Family::new(desc));
+            }
+            let Some(fam) = inner.families.get_mut(name) else { continue };
             if fam.desc.kind != desc.kind {
                 // A dynamic name (a CloudBase column) that collides with a fixed one of
                 // another type would make the output invalid; the first one keeps the name.
-                tracing::warn!(metric = &*name, "metric name already used with another type; samples dropped");
+                tracing::warn!(metric = name, "metric name already used with another type; samples dropped");
                 continue;
             }
-            fam.set(&key, Some(&text));
-            names.push(name);
+            fam.buckets[b].set(key, Some(&text));
         }
-        if !names.is_empty() {
-            inner.parts.insert(key, names);
+        if emptied {
+            inner.drop_empty_families();
+        }
+        if !inner.holds(b, key.app) {
+            inner.apps.release(app);
         }
     }
 
     /// Removes every part of `app`.
     pub fn remove_app(&self, app: &str) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let keys: Vec<PartKey> = inner.parts.keys().filter(|k| &*k.0 == app).cloned().collect();
-        for key in keys {
-            for name in inner.parts.remove(&key).unwrap_or_default() {
-                inner.remove_from(&name, &key);
-            }
+        let Some(&id) = inner.apps.ids.get(app) else { return };
+        let b = bucket_of(app);
+        for fam in inner.families.values_mut() {
+            fam.buckets[b].remove_app(id);
         }
+        inner.drop_empty_families();
+        inner.apps.release(app);
     }
 
     /// Removes one part of `app`.
@@ -372,7 +348,7 @@ impl Store {
     }
 
     /// The stored families as chunks of exposition text, family by family, without
-    /// the OpenMetrics `# EOF` (the caller may append live families first). With
+    /// the OpenMetrics `# EOF`: [`crate::exposition`] appends the process-wide families and it. With
     /// `gzip`, each chunk is a gzip member and their concatenation a gzip stream.
     pub fn chunks(&self, format: Format, gzip: bool) -> Vec<Bytes> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
@@ -396,12 +372,31 @@ impl Store {
         self.chunks(format, false).concat()
     }
 
+    /// What the store holds on the heap, roughly (the payloads and the tables' slots,
+    /// not the allocator's own overhead), for the benchmark's memory breakdown.
+    pub fn heap_bytes(&self) -> StoreBytes {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let mut out = StoreBytes::default();
+        for (name, fam) in &inner.families {
+            out.index += name.len() + std::mem::size_of::<Family>() + BUCKETS * std::mem::size_of::<Bucket>();
+            out.index += fam.headers.iter().map(|(p, g)| p.len() + g.len()).sum::<usize>();
+            for b in &fam.buckets {
+                out.text += b.text.len();
+                out.index += b.index.capacity() * std::mem::size_of::<Entry>();
+                out.gzip += b.gzip.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or(0, Bytes::len);
+            }
+        }
+        let apps = &inner.apps;
+        out.index += apps.ids.capacity() * (std::mem::size_of::<(Arc<str>, u32)>() + 1);
+        out.index += apps.names.capacity() * std::mem::size_of::<Option<Arc<str>>>() + apps.free.capacity() * 4;
+        out
+    }
+
     /// The names of the apps that have anything stored, for tests and the landing page.
     pub fn apps(&self) -> Vec<String> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let mut apps: Vec<String> = inner.parts.keys().map(|k| k.0.to_string()).collect();
+        let mut apps: Vec<String> = inner.apps.ids.keys().map(|a| a.to_string()).collect();
         apps.sort();
-        apps.dedup();
         apps
     }
 }
@@ -499,23 +494,101 @@ mod tests {
     }
 
     #[test]
-    fn help_quotes_are_escaped_for_openmetrics_only() {
-        let d = Desc::gauge("wechat_test_quoted", "Values like \"N/A\" are skipped.");
-        let mut om = String::new();
-        write_header(&mut om, &d, Format::OpenMetrics);
-        assert!(om.contains(r#"# HELP wechat_test_quoted Values like \"N/A\" are skipped."#), "{om}");
-        let mut text = String::new();
-        write_header(&mut text, &d, Format::Text);
-        assert!(text.contains(r#"# HELP wechat_test_quoted Values like "N/A" are skipped."#), "{text}");
+    fn a_freed_app_number_serves_the_next_app_alone() {
+        let store = Store::new();
+        let a: Arc<str> = Arc::from("a");
+        let b: Arc<str> = Arc::from("b");
+        store.replace(&a, "x", &[Sample::new(&G, 1.0)]);
+        store.replace(&a, "exporter", &[Sample::new(&C, 1.0)]);
+        store.remove_part(&a, "x");
+        assert_eq!(store.apps(), vec!["a".to_string()], "a part of `a` is left");
+        store.remove_part(&a, "exporter");
+        assert!(store.apps().is_empty());
+        assert!(text(&store, Format::Text).is_empty(), "empty families go with their last series");
+        store.replace(&b, "x", &[Sample::new(&G, 2.0)]);
+        store.replace(&a, "y", &[Sample::new(&G, 3.0)]);
+        let t = text(&store, Format::Text);
+        assert!(t.contains("wechat_test_gauge{app=\"b\"} 2\n") && t.contains("wechat_test_gauge{app=\"a\"} 3\n"), "{t}");
+        assert_eq!(t.matches("wechat_test_gauge{").count(), 2, "{t}");
     }
 
-    #[test]
-    fn values_are_formatted_for_both_formats() {
-        let mut s = String::new();
-        for v in [1.0, 0.5, 1e20, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -3.0] {
-            write_value(&mut s, v);
-            s.push(' ');
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::BTreeSet;
+
+        const APPS: [&str; 5] = ["", "a", "b", "c", "d"];
+        const PARTS: [&str; 3] = ["x", "y", "exporter"];
+        const DESCS: [Desc; 3] = [
+            Desc::gauge("wechat_test_gauge", "A test gauge."),
+            Desc::gauge("wechat_test_other", "Another gauge."),
+            Desc::counter("wechat_test_records", "A test counter."),
+        ];
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Replace(usize, usize, Vec<(usize, u8)>),
+            RemovePart(usize, usize),
+            RemoveApp(usize),
         }
-        assert_eq!(s, "1 0.5 100000000000000000000 +Inf -Inf NaN -3 ");
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => (0..APPS.len(), 0..PARTS.len(), prop::collection::vec((0..DESCS.len(), 0u8..4), 0..4))
+                    .prop_map(|(a, p, s)| Op::Replace(a, p, s)),
+                1 => (0..APPS.len(), 0..PARTS.len()).prop_map(|(a, p)| Op::RemovePart(a, p)),
+                1 => (0..APPS.len()).prop_map(Op::RemoveApp),
+            ]
+        }
+
+        fn sample(d: usize, v: u8) -> Sample {
+            Sample::new(&DESCS[d], f64::from(v)).label("v", v.to_string())
+        }
+
+        proptest! {
+            /// Whatever the order of replacements and removals, the store serves exactly
+            /// what a plain map of (app, part) to samples holds, each family under one header.
+            #[test]
+            fn the_store_serves_what_a_plain_map_holds(ops in prop::collection::vec(op(), 1..40)) {
+                let store = Store::new();
+                let mut model: BTreeMap<(usize, usize), Vec<(usize, u8)>> = BTreeMap::new();
+                for op in ops {
+                    match op {
+                        Op::Replace(a, p, s) => {
+                            let samples: Vec<Sample> = s.iter().map(|(d, v)| sample(*d, *v)).collect();
+                            store.replace(&Arc::from(APPS[a]), PARTS[p], &samples);
+                            model.insert((a, p), s);
+                        }
+                        Op::RemovePart(a, p) => {
+                            store.remove_part(&Arc::from(APPS[a]), PARTS[p]);
+                            model.remove(&(a, p));
+                        }
+                        Op::RemoveApp(a) => {
+                            store.remove_app(APPS[a]);
+                            model.retain(|(x, _), _| *x != a);
+                        }
+                    }
+                }
+                let t = text(&store, Format::Text);
+                let mut want: Vec<String> = Vec::new();
+                for ((a, _), s) in &model {
+                    for (d, v) in s {
+                        let mut line = String::new();
+                        let app = (!APPS[*a].is_empty()).then_some(APPS[*a]);
+                        write_sample(&mut line, &DESCS[*d].sample_name(), app, &sample(*d, *v).labels, f64::from(*v));
+                        want.push(line);
+                    }
+                }
+                let mut got: Vec<String> = t.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+                want.sort();
+                got.sort();
+                prop_assert_eq!(got, want);
+                let families: BTreeSet<usize> = model.values().flatten().map(|(d, _)| *d).collect();
+                prop_assert_eq!(t.matches("# TYPE ").count(), families.len(), "{}", t);
+                let apps: BTreeSet<String> =
+                    model.iter().filter(|(_, s)| !s.is_empty()).map(|((a, _), _)| APPS[*a].to_string()).collect();
+                prop_assert_eq!(store.apps(), apps.into_iter().collect::<Vec<_>>());
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::scheduler::Shared;
-use crate::store::Format;
+use crate::exposition::{self, Format};
 use crate::web_config::{Auth, WebConfigSource};
 
 /// A reload request, answered with the outcome.
@@ -240,27 +240,10 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     gzip.or(any).is_some_and(|q| q > 0.0)
 }
 
-/// The whole exposition in one format, as chunks (gzip members when `gzip`).
-pub fn exposition_chunks(shared: &Shared, format: Format, gzip: bool) -> Vec<Bytes> {
-    let mut chunks = shared.store.chunks(format, gzip);
-    let mut tail = String::new();
-    shared.live.render(&mut tail, format);
-    if format == Format::OpenMetrics {
-        tail.push_str("# EOF\n");
-    }
-    chunks.push(if gzip { crate::store::gzip(tail.as_bytes()) } else { Bytes::from(tail) });
-    chunks
-}
-
-/// The whole exposition in one format, as one plain body.
-pub fn exposition(shared: &Shared, format: Format) -> Vec<u8> {
-    exposition_chunks(shared, format, false).concat()
-}
-
 async fn metrics(State(st): State<WebState>, headers: HeaderMap) -> Response {
     let format = negotiate(&headers);
     let gzip = accepts_gzip(&headers);
-    let chunks = exposition_chunks(&st.shared, format, gzip);
+    let chunks = exposition::chunks(&st.shared.store, &st.shared.live, format, gzip);
     let mut resp_headers = HeaderMap::new();
     resp_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     resp_headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));

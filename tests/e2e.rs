@@ -70,7 +70,10 @@ async fn metrics_hold_exactly_the_simulator_values() {
         assert_eq!(value(&lines, "wechat_exporter_api_requests_total", &[a, ("api", "getPerformance")]), Some(2.0));
         assert_eq!(value(&lines, "wechat_exporter_token_refreshes_total", &[a]), Some(1.0));
     }
-    assert!(lines.iter().all(|l| l.name.starts_with("wechat_")), "only our own families");
+    assert!(
+        lines.iter().all(|l| l.name.starts_with("wechat_") || l.name.starts_with("process_")),
+        "only our own families and the standard process ones"
+    );
 
     // The dates asked for were yesterday in UTC+8, though the host lives at UTC+14.
     for call in sim.calls(VISIT_PATH) {

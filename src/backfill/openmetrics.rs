@@ -17,7 +17,8 @@ use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 use std::path::PathBuf;
 
 use super::window::Window;
-use crate::store::{self, Desc, Format, Sample};
+use crate::exposition::{self, Format};
+use crate::store::{Desc, Sample};
 
 /// One family's spool: a temporary file, gone with the process.
 struct Family {
@@ -86,7 +87,7 @@ impl Spool {
             self.line.clear();
             use std::fmt::Write as _;
             let _ = write!(self.line, "{seq}\t{}\t{}\t", window.start, window.end);
-            store::write_sample(&mut self.line, &s.desc.sample_name(), Some(app), &s.labels, s.value);
+            exposition::write_sample(&mut self.line, &s.desc.sample_name(), Some(app), &s.labels, s.value);
             self.families[i].file.write_all(self.line.as_bytes())?;
         }
         Ok(())
@@ -100,7 +101,7 @@ impl Spool {
         let mut header = String::new();
         for family in self.families {
             header.clear();
-            store::write_header(&mut header, &family.desc, Format::OpenMetrics);
+            exposition::write_header(&mut header, &family.desc, Format::OpenMetrics);
             out.write_all(header.as_bytes())?;
             let mut file = family.file.into_inner().map_err(|e| e.into_error())?;
             file.rewind()?;

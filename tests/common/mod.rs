@@ -185,20 +185,34 @@ pub fn value(lines: &[Line], name: &str, labels: &[(&str, &str)]) -> Option<f64>
 
 /// Runs `promtool check metrics` on an exposition and returns its complaints.
 pub fn promtool_check(text: &str) -> String {
+    let mut cmd = Command::new("promtool");
+    cmd.args(["check", "metrics"]);
+    complaints(cmd, text, "promtool is installed (Debian package `prometheus`; .ci/run installs it)")
+}
+
+/// Parses an OpenMetrics exposition with the reference parser (Python's `prometheus_client`,
+/// which `scripts/test.sh` installs) and returns its complaint, if any. promtool reads only
+/// the text format: given OpenMetrics, it takes a counter family named without `_total`
+/// for a family without HELP.
+pub fn openmetrics_check(text: &str) -> String {
+    const PARSE: &str = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n\
+try:\n    list(parse(sys.stdin.read()))\nexcept Exception as e:\n    print(e)\n";
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", PARSE]);
+    complaints(cmd, text, "python3 runs")
+}
+
+/// What a checker prints about `text` given on its stdin; its exit status when it fails silently.
+fn complaints(mut cmd: Command, text: &str, missing: &str) -> String {
     use std::io::Write;
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (Debian package `prometheus`; .ci/run installs it)");
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect(missing);
     child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let mut s = String::from_utf8_lossy(&out.stdout).to_string();
     s.push_str(&String::from_utf8_lossy(&out.stderr));
     if !out.status.success() && s.trim().is_empty() {
-        s = format!("promtool exited with {}", out.status);
+        s = format!("{:?} exited with {}", cmd.get_program(), out.status);
     }
     s
 }
