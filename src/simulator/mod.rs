@@ -7,6 +7,7 @@ mod cloudbase_sms;
 pub mod data;
 mod interface_summary;
 mod performance;
+pub mod platform;
 pub mod realtime_log;
 mod visit_trend;
 
@@ -146,6 +147,7 @@ pub struct SimState {
     calls: Mutex<Vec<Call>>,
     faults: Mutex<HashMap<(String, String), VecDeque<Fault>>>,
     realtime_logs: realtime_log::Logs,
+    platforms: platform::Platforms,
 }
 
 impl SimState {
@@ -194,6 +196,8 @@ impl SimState {
         };
         let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         match tokens.get(token) {
+            // A platform's authorizer token, set by the platform's service (a test).
+            None if let Some(appid) = self.platforms.check_token(token) => Ok(appid),
             None => Err(errcode(40001, "invalid credential, access_token is invalid or not latest")),
             Some(t) if t.expires <= self.now() => Err(errcode(42001, "access_token expired")),
             Some(t) => Ok(t.appid.clone()),
@@ -202,6 +206,12 @@ impl SimState {
 
     fn revoke_tokens(&self, appid: &str) {
         self.tokens.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, t| t.appid != appid);
+        self.platforms.revoke(appid);
+    }
+
+    /// Keeps a token made outside the simulator (a platform's) for leak tests.
+    fn note_issued(&self, token: &str) {
+        self.issued.lock().unwrap_or_else(|e| e.into_inner()).push(token.to_string());
     }
 
     fn take_fault(&self, appid: &str, path: &str) -> Option<Fault> {
@@ -245,6 +255,7 @@ impl Simulator {
             calls: Mutex::default(),
             faults: Mutex::default(),
             realtime_logs: realtime_log::Logs::default(),
+            platforms: platform::Platforms::default(),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -328,6 +339,9 @@ async fn handle(
         return reply(errcode(47001, "data format error"));
     };
 
+    if let Some(answer) = platform::handle(&st, &path, &query, &req).await {
+        return answer;
+    }
     match path.as_str() {
         "/cgi-bin/stable_token" | "/cgi-bin/token" => {
             let appid = req.get("appid").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -355,7 +369,7 @@ async fn handle(
             }
         return fault(f).await;
     }
-    let Some(app) = st.app(&appid).cloned() else {
+    let Some(app) = st.app(&appid).cloned().or_else(|| st.platforms.app(&appid)) else {
         return reply(errcode(40013, "invalid appid"));
     };
     let answer = match path.as_str() {

@@ -88,7 +88,7 @@ impl WechatClient {
 
 /// One app's view of the client, for one call.
 pub struct Transport<'a> {
-    client: &'a WechatClient,
+    pub client: &'a WechatClient,
     pub app: &'a str,
     pub telemetry: &'a AppTelemetry,
 }
