@@ -288,3 +288,32 @@ fn info(inner: &Inner, component_appid: &str, req: &Value) -> Value {
         },
     })
 }
+
+/// The demo's platform: fixed, documented tokens (nothing secret: only the demo's
+/// simulator accepts them), so docs/platform.md can walk a new user through polling
+/// it with a local redis-server, the user playing the platform's token service.
+pub const DEMO_COMPONENT_APPID: &str = "wxdemoplatform01";
+pub const DEMO_COMPONENT_TOKEN: &str = "demo-component-token";
+
+/// The demo platform's authorized apps: (appid, kind, nickname).
+pub const DEMO_AUTHORIZERS: [(&str, Account, &str); 4] = [
+    ("wxdemoauth000001", Account::Miniprogram, "Demo Bakery"),
+    ("wxdemoauth000002", Account::Miniprogram, "Demo Books"),
+    ("wxdemoauth000003", Account::OfficialAccount, "Demo News"),
+    ("wxdemoauth000004", Account::Miniprogram, "Demo Travel"),
+];
+
+/// The token the demo accepts for an authorized app.
+pub fn demo_token(appid: &str) -> String {
+    format!("demo-token-{appid}")
+}
+
+/// Sets up the demo platform in `sim`.
+pub fn install_demo(sim: &super::Simulator) {
+    sim.add_platform(DEMO_COMPONENT_APPID, DEMO_COMPONENT_TOKEN, false);
+    for (appid, account, nickname) in DEMO_AUTHORIZERS {
+        let name = appid.trim_start_matches("wx").to_string();
+        sim.set_authorizer_token(appid, &demo_token(appid));
+        sim.authorize(DEMO_COMPONENT_APPID, SimApp::new(&name, appid, account), nickname);
+    }
+}
