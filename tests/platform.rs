@@ -2,37 +2,19 @@
 //! over pages, apps that come and go, tokens read (never made) from Redis, Redis
 //! going away and coming back, and Redis left exactly as it was.
 
-mod redis_server;
+mod platform_support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis_server::RedisServer;
+use platform_support::redis_server::RedisServer;
+use platform_support::*;
 use wechat_exporter::collectors::Account;
 use wechat_exporter::platform::discovery::{self, Authorizer, ComponentClient, Discovery};
 use wechat_exporter::platform::{KeyKind, KeyTemplate, PlatformTokens, RedisStore, RedisTarget, StoreError, TokenError};
 use wechat_exporter::simulator::platform::{self as simplat, INFO_PATH, LIST_PATH};
-use wechat_exporter::simulator::{Fault, Options, SimApp, Simulator};
-
-const COMPONENT: &str = "wxcomponent00000001";
-
-fn component_key() -> String {
-    format!("wechat_component_access_token:{COMPONENT}")
-}
-
-fn authorizer_key(appid: &str) -> String {
-    format!("wechat_authorizer_access_token:{COMPONENT}:{appid}")
-}
-
-/// The `i`-th authorized app: every third an official account, one with a
-/// nickname that needs escaping.
-fn authorizer(i: usize) -> (SimApp, String) {
-    let account = if i % 3 == 2 { Account::OfficialAccount } else { Account::Miniprogram };
-    let app = SimApp::new(&format!("auth{i:05}"), &format!("wxauth{i:010}"), account);
-    let nickname = if i == 7 { "Ace \"Shop\" \\ 旗舰店".to_string() } else { simplat::generated_nickname(i) };
-    (app, nickname)
-}
+use wechat_exporter::simulator::{Fault, SimApp, Simulator};
 
 struct Platform {
     sim: Simulator,
@@ -51,23 +33,9 @@ fn tokens_for(url: &str) -> Arc<PlatformTokens> {
     ))
 }
 
-/// A platform with `n` authorized apps, each with a token in the simulator and in
-/// Redis, as the platform's own service keeps them.
+/// A platform with `n` authorized apps, and the exporter's side of it, driven directly.
 async fn platform(n: usize, odd: bool) -> Platform {
-    let sim = Simulator::start(Options::new(Vec::new())).await.expect("simulator");
-    let redis = RedisServer::start();
-    let component_token = simplat::new_token("COMPONENT");
-    sim.add_platform(COMPONENT, &component_token, odd);
-    redis.set(&component_key(), &component_token);
-    let mut pairs = Vec::new();
-    for i in 0..n {
-        let (app, nickname) = authorizer(i);
-        let token = simplat::new_token("AUTHORIZER");
-        sim.set_authorizer_token(&app.appid, &token);
-        pairs.push((authorizer_key(&app.appid), token));
-        sim.authorize(COMPONENT, app, &nickname);
-    }
-    redis.set_many(&pairs);
+    let PlatformWorld { sim, redis } = PlatformWorld::start(Vec::new(), n, odd).await;
     let tokens = tokens_for(&redis.url());
     let client = Arc::new(ComponentClient::new(Arc::from("acme"), COMPONENT, sim.wechat_client().unwrap(), tokens.clone()));
     Platform { sim, redis, tokens, client }
