@@ -12,7 +12,7 @@ use platform_support::redis_server::RedisServer;
 use platform_support::*;
 use wechat_exporter::collectors::Account;
 use wechat_exporter::platform::discovery::{self, Authorizer, ComponentClient, Discovery};
-use wechat_exporter::platform::{KeyKind, KeyTemplate, PlatformTokens, RedisStore, RedisTarget, StoreError, TokenError};
+use wechat_exporter::platform::{KeyKind, KeyTemplate, PlatformSettings, PlatformTokens, RedisStore, RedisTarget, Runner, Snapshot, StoreError, TokenError};
 use wechat_exporter::simulator::platform::{self as simplat, INFO_PATH, LIST_PATH};
 use wechat_exporter::simulator::{Fault, SimApp, Simulator};
 
@@ -314,4 +314,47 @@ async fn snapshot_sees_every_change() {
     let _: () = redis::cmd("EXPIRE").arg("a").arg(1000).query(&mut redis.admin()).unwrap();
     let s1: BTreeMap<_, _> = redis.snapshot();
     assert_ne!(s1, s0);
+}
+
+/// Waits for a snapshot that satisfies `ok`.
+async fn snapshot_where(rx: &mut tokio::sync::watch::Receiver<Snapshot>, what: &str, ok: impl Fn(&Snapshot) -> bool) -> Snapshot {
+    let found = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|s| ok(s))).await.map(|r| r.map(|s| s.clone()));
+    match found {
+        Ok(Ok(s)) => s,
+        _ => panic!("no snapshot with {what}: last {:?}", rx.borrow()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runner_keeps_its_list_through_an_outage_and_recovers_by_itself() {
+    let PlatformWorld { sim, mut redis } = PlatformWorld::start(Vec::new(), 3, false).await;
+    let settings = PlatformSettings {
+        name: Arc::from("acme"),
+        component_appid: COMPONENT.into(),
+        redis: RedisTarget::parse(&redis.url()).unwrap(),
+        component_key: KeyTemplate::default_for(KeyKind::Component),
+        authorizer_key: KeyTemplate::default_for(KeyKind::Authorizer),
+        discover: Duration::from_secs(1),
+    };
+    let runner = Runner::start(settings, sim.wechat_client().unwrap(), Arc::new(|_: &str| true), Arc::new(chrono::Utc::now)).unwrap();
+    let mut rx = runner.watch();
+    let count = |s: &Snapshot| s.apps.as_ref().map_or(0, |a| a.len());
+    let first = snapshot_where(&mut rx, "three apps", |s| s.up && count(s) == 3).await;
+    assert!(first.last_success.is_some());
+    // The tokens were read with the discovery: a poll needs no Redis command.
+    let gets = redis.command_calls().get("get").copied().unwrap_or(0);
+    runner.tokens.authorizer(&authorizer(0).0.appid).await.unwrap();
+    assert_eq!(redis.command_calls().get("get").copied().unwrap_or(0), gets);
+
+    sim.deauthorize(COMPONENT, &authorizer(2).0.appid);
+    snapshot_where(&mut rx, "two apps", |s| s.up && count(s) == 2).await;
+
+    redis.stop();
+    let down = snapshot_where(&mut rx, "a failed discovery", |s| !s.up).await;
+    assert_eq!(count(&down), 2, "the last list stays");
+    assert!(down.last_error.as_deref().is_some_and(|e| e.contains("unreachable")), "{down:?}");
+    redis.restart();
+    let back = snapshot_where(&mut rx, "recovery", |s| s.up).await;
+    assert_eq!(count(&back), 2);
+    assert!(sim.token_calls().is_empty());
 }

@@ -233,7 +233,7 @@ impl Discovery {
     /// Lists the authorizers and learns the new ones among those `wanted` (this
     /// shard's). Fails as a whole when the list cannot be read whole, or when the
     /// component token fails while learning.
-    pub async fn run(&mut self, client: &Arc<ComponentClient>, wanted: &dyn Fn(&str) -> bool) -> Result<Outcome, DiscoveryError> {
+    pub async fn run(&mut self, client: &Arc<ComponentClient>, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Result<Outcome, DiscoveryError> {
         let listed = list(client).await?;
         let mine: Vec<String> = listed.iter().filter(|a| wanted(a)).cloned().collect();
         let new: Vec<String> = mine.iter().filter(|a| !self.known.contains_key(*a)).cloned().collect();

@@ -8,9 +8,11 @@
 pub mod discovery;
 pub mod keys;
 pub mod redis;
+pub mod runner;
 pub mod tokens;
 
 pub use discovery::{Authorizer, ComponentClient, Discovery, DiscoveryError};
 pub use keys::{KeyKind, KeyTemplate};
 pub use redis::{RedisStore, RedisTarget, StoreError};
 pub use tokens::{PlatformTokens, TokenError};
+pub use runner::{PlatformSettings, Runner, Snapshot};

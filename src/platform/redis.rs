@@ -222,6 +222,11 @@ mod tests {
         let text = "AUTH failed for redis://exporter:p%40ss%3Aw0rd@redis.internal with p@ss:w0rd and p%40ss%3Aw0rd";
         let clean = t.clean(text);
         assert!(!clean.contains("w0rd"), "{clean}");
+        let t = RedisTarget::parse("redis://[::1]:6390/1").unwrap();
+        assert_eq!(t.shown(), "redis://[::1]:6390/1");
+        let t = RedisTarget::parse("redis://exporter@10.0.0.5").unwrap();
+        assert_eq!(t.shown(), "redis://10.0.0.5:6379/0");
+        assert!(!t.has_password());
         let t = RedisTarget::parse("redis://127.0.0.1").unwrap();
         assert_eq!(t.shown(), "redis://127.0.0.1:6379/0");
         assert!(!t.has_password());
