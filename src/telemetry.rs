@@ -30,6 +30,10 @@ pub const API_DURATION: Desc = Desc::histogram(
     "wechat_exporter_api_request_duration_seconds",
     "Time taken by WeChat requests, by API.",
 );
+pub const PLATFORM_AUTHORIZERS: Desc = Desc::gauge(
+    "wechat_exporter_platform_authorizers",
+    "Apps the platform's last successful discovery found that this exporter polls.",
+);
 pub const TOKEN_REFRESHES: Desc =
     Desc::counter("wechat_exporter_token_refreshes", "access_token fetches from WeChat.");
 pub const TOKEN_REFRESH_FAILURES: Desc =

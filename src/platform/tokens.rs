@@ -7,11 +7,12 @@
 //! per WeChat call. A token WeChat refuses is re-read at once with `GET`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::keys::KeyTemplate;
 use super::redis::{token_value, RedisStore, StoreError};
 use crate::secret::Secret;
+use crate::wechat::WechatError;
 
 /// Why there is no token to call WeChat with: `reason="token_unavailable"`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -218,5 +219,56 @@ impl PlatformTokens {
     pub fn component_refused(&self, token: &Secret) -> TokenError {
         self.state().component_refused = Some(token.clone());
         TokenError::Refused { key: self.component_key() }
+    }
+}
+
+/// An app's credential when it belongs to a platform: its token is whatever the
+/// platform's Redis holds under the app's key.
+#[derive(Clone)]
+pub struct PlatformCredential {
+    tokens: Arc<PlatformTokens>,
+    appid: String,
+}
+
+impl PlatformCredential {
+    pub fn new(tokens: Arc<PlatformTokens>, appid: &str) -> PlatformCredential {
+        PlatformCredential { tokens, appid: appid.to_string() }
+    }
+
+    pub fn appid(&self) -> &str {
+        &self.appid
+    }
+
+    /// The app's token, cached or read from Redis.
+    pub async fn token(&self) -> Result<Secret, WechatError> {
+        self.tokens.authorizer(&self.appid).await.map_err(unavailable)
+    }
+
+    /// WeChat refused a token: what Redis holds now.
+    pub async fn reread(&self) -> Result<Secret, WechatError> {
+        self.tokens.reread(&self.appid).await.map_err(unavailable)
+    }
+
+    /// WeChat refused `token` again: not sent again until Redis holds another.
+    pub fn refused(&self, token: &Secret) -> WechatError {
+        unavailable(self.tokens.refused(&self.appid, token))
+    }
+}
+
+fn unavailable(e: TokenError) -> WechatError {
+    WechatError::TokenUnavailable(e.to_string())
+}
+
+/// The same platform's store and the same app: a reload that keeps both keeps the
+/// app's client (and its counters).
+impl PartialEq for PlatformCredential {
+    fn eq(&self, other: &PlatformCredential) -> bool {
+        Arc::ptr_eq(&self.tokens, &other.tokens) && self.appid == other.appid
+    }
+}
+
+impl std::fmt::Debug for PlatformCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformCredential").field("key", &self.tokens.authorizer_key(&self.appid)).finish()
     }
 }
