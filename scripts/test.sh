@@ -29,4 +29,19 @@ if ! command -v hadolint >/dev/null 2>&1; then
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 fi
 
+# deploy/kubernetes (tests/kubernetes.rs): the Kubernetes schemas, the Prometheus Operator's
+# schemas, and PyYAML for scripts/gen-kubernetes.py. kubectl (its kustomize renders the
+# manifests) comes with the machine image.
+k8s_missing=()
+command -v kubernetes-validate >/dev/null 2>&1 || k8s_missing+=(kubernetes-validate)
+command -v check-jsonschema >/dev/null 2>&1 || k8s_missing+=(check-jsonschema)
+python3 -c 'import yaml' >/dev/null 2>&1 || k8s_missing+=(PyYAML)
+if [ "${#k8s_missing[@]}" -gt 0 ]; then
+  echo "installing ${k8s_missing[*]} (PyPI)..." >&2
+  python3 -m pip install --quiet --disable-pip-version-check "${k8s_missing[@]}" 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${k8s_missing[@]}"
+  hash -r
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
+fi
+
 cargo test --locked "$@"
