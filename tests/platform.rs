@@ -358,3 +358,31 @@ async fn a_runner_keeps_its_list_through_an_outage_and_recovers_by_itself() {
     assert_eq!(count(&back), 2);
     assert!(sim.token_calls().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rediss_with_a_private_ca() {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let redis = RedisServer::start_tls(&ck.cert.pem(), &ck.signing_key.serialize_pem());
+    let tls_port = redis.tls_port.unwrap();
+    redis.add_reader("wechat-exporter", "tls-pa55");
+    redis.set(&authorizer_key("wxtls"), "tok-over-tls");
+    let url = format!("rediss://wechat-exporter:tls-pa55@localhost:{tls_port}/0");
+    let store = |ca: Option<&[u8]>| {
+        let target = RedisTarget::with_ca(&url, ca).expect("a rediss URL");
+        Arc::new(PlatformTokens::new(
+            RedisStore::new(target).unwrap(),
+            COMPONENT,
+            KeyTemplate::default_for(KeyKind::Component),
+            KeyTemplate::default_for(KeyKind::Authorizer),
+        ))
+    };
+    let trusted = store(Some(ck.cert.pem().as_bytes()));
+    assert_eq!(trusted.authorizer("wxtls").await.expect("TLS with the private CA").expose(), "tok-over-tls");
+    // The public roots do not know this CA: refused, and the error shows no password.
+    let e = store(None).authorizer("wxtls").await.unwrap_err();
+    let text = format!("{e} {e:?}");
+    assert!(!text.contains("tls-pa55"), "{text}");
+    assert!(text.contains(&format!("rediss://localhost:{tls_port}/0")), "{text}");
+    assert!(RedisTarget::with_ca(&redis.url(), Some(ck.cert.pem().as_bytes())).unwrap_err().contains("rediss://"));
+    assert!(RedisTarget::with_ca(&url, Some(b"not a certificate")).unwrap_err().contains("not a PEM certificate"));
+}

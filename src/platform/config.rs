@@ -27,6 +27,7 @@ pub struct RawPlatform<C> {
     name: String,
     component_appid: String,
     redis: String,
+    redis_ca_file: Option<String>,
     component_token_key: Option<String>,
     authorizer_token_key: Option<String>,
     #[serde(default, deserialize_with = "crate::config::duration")]
@@ -66,8 +67,9 @@ impl PlatformConfig {
     pub fn summary(&self) -> String {
         let s = &self.settings;
         let password = if s.redis.has_password() { " (with a password)" } else { "" };
+        let ca = if s.redis.has_ca() { " (server certificate checked against redis_ca_file)" } else { "" };
         let mut out = format!(
-            "platform {} (component {}): tokens from Redis {}{password} under {} and {}, authorizers listed every {}; never refreshed, nothing written\n",
+            "platform {} (component {}): tokens from Redis {}{password}{ca} under {} and {}, authorizers listed every {}; never refreshed, nothing written\n",
             s.name,
             s.component_appid,
             s.redis.shown(),
@@ -160,6 +162,21 @@ fn line_in(text: &str, (from, to): (usize, usize), needles: &[&str]) -> Option<u
         .map(|(n, _)| n + 1)
 }
 
+/// The largest CA file read: a bundle of a few certificates is a few KB.
+const MAX_CA_BYTES: u64 = 1 << 20;
+
+/// Reads a PEM CA file: a regular file, not too large.
+fn read_ca(path: &str) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{path} is not a regular file"));
+    }
+    if meta.len() > MAX_CA_BYTES {
+        return Err(format!("{path} is larger than {MAX_CA_BYTES} bytes; a CA file is a few KB"));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
 /// Checks every platform. `resolve` turns a collectors block into the kind's
 /// collectors (its defaults when the block is left out), as it does for apps.
 pub fn check<C>(
@@ -205,7 +222,14 @@ pub fn check<C>(
         }
         // The URL may hold a password: no message below repeats it.
         let url = expand("redis", &p.redis)?;
-        let redis = RedisTarget::parse(&url).map_err(|m| at_field("redis", m))?;
+        let ca = match &p.redis_ca_file {
+            Some(f) => Some(read_ca(&expand("redis_ca_file", f)?).map_err(|m| at_field("redis_ca_file", m))?),
+            None => None,
+        };
+        let redis = RedisTarget::with_ca(&url, ca.as_deref()).map_err(|m| {
+            let field = if m.starts_with("the CA file") { "redis_ca_file" } else { "redis" };
+            at_field(field, m)
+        })?;
         let template = |field: &str, value: &Option<String>, kind: KeyKind| -> Result<KeyTemplate, ConfigError> {
             match value {
                 None => Ok(KeyTemplate::default_for(kind)),

@@ -10,6 +10,7 @@
 //! shown as `redis://host:port/db`, and every error text from the crate is scrubbed
 //! of the URL and the password before it goes anywhere.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -25,6 +26,8 @@ pub struct RedisTarget {
     shown: String,
     /// What must never be shown: the URL as written, and the password (as written and decoded).
     secrets: Vec<Secret>,
+    /// The private CA, when one is given.
+    ca: Option<Arc<[u8]>>,
 }
 
 impl std::fmt::Debug for RedisTarget {
@@ -35,7 +38,7 @@ impl std::fmt::Debug for RedisTarget {
 
 impl PartialEq for RedisTarget {
     fn eq(&self, other: &RedisTarget) -> bool {
-        self.secrets.first() == other.secrets.first()
+        self.secrets.first() == other.secrets.first() && self.ca == other.ca
     }
 }
 
@@ -53,6 +56,12 @@ pub enum StoreError {
 impl RedisTarget {
     /// Reads a `redis://` or `rediss://` URL. The error never repeats the URL.
     pub fn parse(url: &str) -> Result<RedisTarget, String> {
+        RedisTarget::with_ca(url, None)
+    }
+
+    /// Like [`RedisTarget::parse`]; with `ca` (PEM), a `rediss://` server's certificate
+    /// must chain to it instead of to the public roots (a private CA).
+    pub fn with_ca(url: &str, ca: Option<&[u8]>) -> Result<RedisTarget, String> {
         let url = url.trim();
         let scheme = if url.starts_with("rediss://") {
             "rediss"
@@ -92,15 +101,31 @@ impl RedisTarget {
         let settings = info.redis_settings().clone().set_skip_set_lib_name();
         let info = info.clone().set_redis_settings(settings);
         let db = info.redis_settings().db();
-        let client = Client::open(info).map_err(|_| "the Redis URL does not parse".to_string())?;
+        let client = match ca {
+            None => Client::open(info).map_err(|_| "the Redis URL does not parse".to_string())?,
+            Some(_) if scheme != "rediss" => return Err("a CA file is for TLS: use a rediss:// URL".into()),
+            Some(pem) if !String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----") => {
+                return Err("the CA file is not a PEM certificate: no -----BEGIN CERTIFICATE----- block".into());
+            }
+            Some(pem) => {
+                let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(pem.to_vec()) };
+                Client::build_with_tls(info, certs)
+                    .map_err(|e| format!("the CA file is not a PEM certificate: {}", e.detail().unwrap_or("unreadable")))?
+            }
+        };
         let host = if host.contains(':') { format!("[{host}]") } else { host };
         let shown = format!("{scheme}://{host}:{port}/{db}");
-        Ok(RedisTarget { client, shown, secrets })
+        Ok(RedisTarget { client, shown, secrets, ca: ca.map(Arc::from) })
     }
 
     /// `redis://host:port/db`: safe to print.
     pub fn shown(&self) -> &str {
         &self.shown
+    }
+
+    /// Whether a private CA is to be trusted instead of the public roots.
+    pub fn has_ca(&self) -> bool {
+        self.ca.is_some()
     }
 
     /// Whether the URL carries a password.

@@ -13,6 +13,9 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     pub dir: PathBuf,
+    /// With TLS: the port that speaks it (the plain one stays, for the test's own commands).
+    pub tls_port: Option<u16>,
+    extra: Vec<String>,
 }
 
 impl Drop for RedisServer {
@@ -29,13 +32,42 @@ fn free_port() -> u16 {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        RedisServer::start_with(false, |_| Vec::new())
+    }
+
+    /// A server that also speaks TLS on `tls_port`, with the certificate and key
+    /// (PEM) given, and no client certificates asked for.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> RedisServer {
+        RedisServer::start_with(true, |dir| {
+            std::fs::write(dir.join("server.crt"), cert_pem).unwrap();
+            std::fs::write(dir.join("server.key"), key_pem).unwrap();
+            let path = |f: &str| dir.join(f).display().to_string();
+            vec![
+                "--tls-cert-file".into(),
+                path("server.crt"),
+                "--tls-key-file".into(),
+                path("server.key"),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ]
+        })
+    }
+
+    fn start_with(tls: bool, files: impl Fn(&std::path::Path) -> Vec<String>) -> RedisServer {
         let dir = std::env::temp_dir().join(format!("wechat-exporter-redis-{}-{}", std::process::id(), fastrand::u32(..)));
         std::fs::create_dir_all(&dir).unwrap();
-        // Another process may take the port between our probe and redis's bind: try a few.
+        let mut extra = files(&dir);
+        // Another process may take a port between our probe and redis's bind: try a few.
         for _ in 0..5 {
             let port = free_port();
-            if let Some(child) = launch(port, &dir) {
-                return RedisServer { child: Some(child), port, dir };
+            let tls_port = tls.then(free_port);
+            let mut args = extra.clone();
+            if let Some(p) = tls_port {
+                args.extend(["--tls-port".to_string(), p.to_string()]);
+            }
+            if let Some(child) = launch(port, &dir, &args) {
+                extra = args;
+                return RedisServer { child: Some(child), port, dir, tls_port, extra };
             }
         }
         panic!("redis-server did not start (is the Debian package redis-server installed? scripts/test.sh installs it)");
@@ -146,7 +178,7 @@ impl RedisServer {
 
     /// Starts again on the same port, with the keys saved by [`Self::stop`].
     pub fn restart(&mut self) {
-        self.child = launch(self.port, &self.dir);
+        self.child = launch(self.port, &self.dir, &self.extra);
         assert!(self.child.is_some(), "redis-server restarts on port {}", self.port);
     }
 }
@@ -164,12 +196,13 @@ fn ping(port: u16) -> bool {
 
 /// Runs redis-server on `port`, keeping its files in `dir`; `None` if it does not
 /// answer PING within 10 s.
-fn launch(port: u16, dir: &std::path::Path) -> Option<Child> {
+fn launch(port: u16, dir: &std::path::Path, extra: &[String]) -> Option<Child> {
     let mut child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(dir)
         .args(["--daemonize", "no", "--loglevel", "warning"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
