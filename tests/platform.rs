@@ -386,3 +386,13 @@ async fn rediss_with_a_private_ca() {
     assert!(RedisTarget::with_ca(&redis.url(), Some(ck.cert.pem().as_bytes())).unwrap_err().contains("rediss://"));
     assert!(RedisTarget::with_ca(&url, Some(b"not a certificate")).unwrap_err().contains("not a PEM certificate"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_discovery_reads_the_component_token_once() {
+    let p = platform(700, false).await;
+    let gets = || p.redis.command_calls().get("get").copied().unwrap_or(0);
+    let before = gets();
+    let out = Discovery::default().run(&p.client, &all).await.unwrap();
+    assert_eq!(out.apps.len(), 700);
+    assert_eq!(gets() - before, 1, "two list pages and 700 info calls on one GET");
+}

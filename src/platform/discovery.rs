@@ -71,6 +71,8 @@ pub struct ComponentClient {
     client: Arc<WechatClient>,
     tokens: Arc<PlatformTokens>,
     pub telemetry: AppTelemetry,
+    /// The component token of the discovery under way: read once, not once per call.
+    current: std::sync::Mutex<Option<Secret>>,
 }
 
 impl ComponentClient {
@@ -81,7 +83,22 @@ impl ComponentClient {
             client,
             tokens,
             telemetry: AppTelemetry::default(),
+            current: std::sync::Mutex::default(),
         }
+    }
+
+    /// Drops the cached component token: the next call reads Redis again.
+    pub fn forget_token(&self) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    async fn token(&self) -> Result<Secret, TokenError> {
+        if let Some(t) = self.current.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Ok(t);
+        }
+        let t = self.tokens.component().await?;
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(t.clone());
+        Ok(t)
     }
 
     pub fn tokens(&self) -> &Arc<PlatformTokens> {
@@ -93,14 +110,18 @@ impl ComponentClient {
     pub async fn post<B: Serialize + Sync, T: DeserializeOwned>(&self, api: &Api, body: &B) -> Result<T, DiscoveryError> {
         let t = Transport { client: &self.client, app: &self.name, telemetry: &self.telemetry };
         let result = async {
-            let token = self.tokens.component().await?;
+            let token = self.token().await?;
             match send(&t, api, &token, body).await {
                 Err(e) if e.is_stale_token() => {
                     tracing::debug!(platform = &*self.name, api = api.name, error = %e, "component_access_token refused; reading it again from Redis");
+                    self.forget_token();
                     let fresh = self.tokens.component_reread().await?;
                     match send(&t, api, &fresh, body).await {
                         Err(e) if e.is_stale_token() => Err(DiscoveryError::Token(self.tokens.component_refused(&fresh))),
-                        other => Ok(other?),
+                        other => {
+                            *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
+                            Ok(other?)
+                        }
                     }
                 }
                 other => Ok(other?),
@@ -234,6 +255,8 @@ impl Discovery {
     /// shard's). Fails as a whole when the list cannot be read whole, or when the
     /// component token fails while learning.
     pub async fn run(&mut self, client: &Arc<ComponentClient>, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Result<Outcome, DiscoveryError> {
+        // One read of the component token per discovery, however many calls it makes.
+        client.forget_token();
         let listed = list(client).await?;
         let mine: Vec<String> = listed.iter().filter(|a| wanted(a)).cloned().collect();
         let new: Vec<String> = mine.iter().filter(|a| !self.known.contains_key(*a)).cloned().collect();
