@@ -174,11 +174,11 @@ async fn run(a: Args) {
     let steady = delta(&redis.command_calls(), &c0);
     let text = client.get(format!("{base}/metrics")).send().await.expect("scrape").text().await.unwrap_or_default();
     let wechat_rate = (sum_of(&text, "wechat_exporter_api_requests_total") - calls0) / (minutes * 60.0);
-    let unavailable: f64 = 0.0 + text
+    let unavailable = 0.0 + text
         .lines()
         .filter(|l| l.starts_with("wechat_exporter_api_failures_total") && l.contains("reason=\"token_unavailable\""))
         .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum();
+        .sum::<f64>();
     rss.push((t0.elapsed().as_secs(), rss_mb(pid)));
     let rss_end = rss.last().map(|r| r.1).unwrap_or(0.0);
     rss_max = rss.iter().map(|r| r.1).fold(rss_max, f64::max);

@@ -87,7 +87,7 @@ async fn discovered_apps_are_polled_with_the_platforms_tokens_beside_configured_
     let shop = SimApp::new("shop", "wxpe2e000000shop", Account::Miniprogram);
     let world = PlatformWorld::start(vec![shop.clone()], 6, false).await;
     let before = world.redis.snapshot();
-    let exp = Exporter::start(&config(&world, &[shop.clone()], &world.redis.url(), "1m"), &[], &[]);
+    let exp = Exporter::start(&config(&world, std::slice::from_ref(&shop), &world.redis.url(), "1m"), &[], &[]);
     exp.wait_ready().await;
     let lines = metrics(&exp).await;
     let day = cst::yesterday(Utc::now());
