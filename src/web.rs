@@ -3,20 +3,23 @@
 //! a scrape reads the store.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::scheduler::Shared;
 use crate::store::Format;
-use crate::web_config::WebConfigSource;
+use crate::web_config::{Auth, WebConfigSource};
 
 /// A reload request, answered with the outcome.
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
@@ -35,7 +38,7 @@ pub fn router(state: WebState) -> Router {
     let path = if state.telemetry_path.starts_with('/') { state.telemetry_path.clone() } else { format!("/{}", state.telemetry_path) };
     Router::new()
         .route(&path, get(metrics))
-        .route("/", get(landing))
+        .route("/", get(crate::landing::page))
         .route("/healthz", get(|| async { "OK\n" }))
         .route("/readyz", get(readyz))
         .route("/-/reload", post(reload))
@@ -48,62 +51,137 @@ async fn basic_auth(State(web): State<Arc<WebConfigSource>>, req: Request, next:
     let config = web.current();
     if !config.users.is_empty() {
         let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-        // bcrypt is slow on purpose: keep it off the async workers.
-        let check = tokio::task::spawn_blocking(move || web.authorized(&config, header.as_deref())).await;
-        if !matches!(check, Ok(true)) {
-            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"wechat-exporter\"")], "Unauthorized\n")
-                .into_response();
+        match web.authorize(config, header.as_deref()).await {
+            Auth::Allowed => {}
+            Auth::Denied => {
+                return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"wechat-exporter\"")], "Unauthorized\n")
+                    .into_response();
+            }
+            Auth::Busy => {
+                tracing::debug!("every password check is busy; refusing a request without checking it");
+                return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], "Too many password checks at once; try again\n")
+                    .into_response();
+            }
         }
     }
     next.run(req).await
 }
 
+/// Limits on the connections the server takes.
+#[derive(Clone, Debug)]
+pub struct ServeLimits {
+    /// Connections open at once; at the cap, new ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, and the most a kept-alive
+    /// connection waits idle for the next request.
+    pub header_read_timeout: Duration,
+    /// Time a client has to complete the TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// At shutdown, how long requests in flight may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeLimits {
+    fn default() -> ServeLimits {
+        ServeLimits {
+            max_connections: 512,
+            header_read_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `stop` turns true: plain HTTP, or TLS when the web
 /// config has a `tls_server_config` at start (its certificate is re-read when it changes).
+/// One loop for both: a connection takes a slot before it is accepted, must send its
+/// headers in time, and at `stop` its request in flight may finish within the grace period.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     web: Arc<WebConfigSource>,
+    limits: ServeLimits,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let Some(mut tls) = web.current().tls.clone() else {
-        return axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-    };
-    let mut conns = tokio::task::JoinSet::new();
+    let mut tls = web.current().tls.clone();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    let mut full_logged = false;
     loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if !std::mem::replace(&mut full_logged, true) {
+                    tracing::warn!(max = limits.max_connections, "connection limit reached; new connections wait (--web.max-connections)");
+                }
+                tokio::select! {
+                    s = slots.clone().acquire_owned() => match s {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    _ = stopped(&mut stop) => break,
+                }
+            }
+        };
         let tcp = tokio::select! {
             r = listener.accept() => match r {
                 Ok((tcp, _)) => tcp,
                 Err(e) => {
+                    // Out of file descriptors, most likely: wait for some to close.
                     tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
-            _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => break,
+            _ = stopped(&mut stop) => break,
+        };
+        if slots.available_permits() > 0 {
+            full_logged = false;
+        }
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let watcher = graceful.watcher();
+        let http = http.clone();
+        let Some(current) = tls.as_mut() else {
+            let conn = http.serve_connection(TokioIo::new(tcp), service);
+            tokio::spawn(async move {
+                let _ = watcher.watch(conn).await;
+                drop(slot);
+            });
+            continue;
         };
         // A reload that drops TLS keeps the last certificate: switching scheme needs a restart.
-        if let Some(current) = web.current().tls.clone() {
-            tls = current;
+        if let Some(newer) = web.current().tls.clone() {
+            *current = newer;
         }
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
-        let app = app.clone();
-        conns.spawn(async move {
-            let Ok(Ok(stream)) = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await else {
-                return;
+        let acceptor = tokio_rustls::TlsAcceptor::from(current.clone());
+        let handshake_timeout = limits.tls_handshake_timeout;
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(tcp));
+            let stream = tokio::select! {
+                r = handshake => match r {
+                    Ok(Ok(stream)) => stream,
+                    _ => return,
+                },
+                // Shutting down: a connection that has not said anything yet is dropped.
+                _ = stopped(&mut stop) => return,
             };
-            let service = hyper_util::service::TowerToHyperService::new(app);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+            let _ = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await;
+            drop(slot);
         });
-        while conns.try_join_next().is_some() {}
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(grace = ?limits.shutdown_grace, "requests still running at the end of the shutdown grace period; stopping anyway");
     }
     Ok(())
+}
+
+/// Resolves once `stop` is true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// The negotiated format, as client_golang chooses it: the media range with the highest
@@ -135,13 +213,29 @@ pub fn negotiate(headers: &HeaderMap) -> Format {
     Format::Text
 }
 
+/// Whether `Accept-Encoding` allows gzip: named with a `q` above zero, or left to `*`
+/// with one. `q=0`, `q=0.0`, `q=0.000` all say "not this".
 fn accepts_gzip(headers: &HeaderMap) -> bool {
     let ae = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
-    ae.split(',').any(|part| {
+    let mut gzip = None;
+    let mut any = None;
+    for part in ae.split(',') {
         let mut it = part.split(';').map(str::trim);
         let coding = it.next().unwrap_or("");
-        (coding == "gzip" || coding == "*") && !it.any(|p| p.replace(' ', "") == "q=0")
-    })
+        let q = it
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim().eq_ignore_ascii_case("q").then(|| v.trim().parse::<f32>().unwrap_or(0.0))
+            })
+            .next()
+            .unwrap_or(1.0);
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(q);
+        } else if coding == "*" {
+            any = Some(q);
+        }
+    }
+    gzip.or(any).is_some_and(|q| q > 0.0)
 }
 
 /// The whole exposition in one format, as chunks (gzip members when `gzip`).
@@ -228,47 +322,6 @@ async fn reload(State(st): State<WebState>) -> Response {
     }
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-async fn landing(State(st): State<WebState>) -> Html<String> {
-    let mut rows = String::new();
-    for (app, collector, s) in st.shared.status() {
-        let state = match (s.polls, s.up) {
-            (0, _) => "<span class=wait>first poll pending</span>".to_string(),
-            (_, true) => "<span class=up>up</span>".to_string(),
-            (_, false) => format!("<span class=down>down</span>: {}", esc(s.last_error.as_deref().unwrap_or(""))),
-        };
-        let last = s.last_success.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "never".into());
-        let day = s.data_date.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            esc(&app),
-            esc(collector),
-            humantime::format_duration(s.interval),
-            state,
-            last,
-            day
-        ));
-    }
-    let apps: String = st
-        .apps
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(n, id, acc)| format!("<li>{} ({}, {})</li>", esc(n), esc(id), esc(acc)))
-        .collect();
-    let path = esc(&st.telemetry_path);
-    Html(format!(
-        "<!doctype html><html><head><meta charset=utf-8><title>WeChat Exporter</title>\
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}.up{{color:green}}.down{{color:#b00}}.wait{{color:#888}}</style></head>\
-<body><h1>WeChat Exporter</h1><p>Version {}</p><p><a href=\"{path}\">Metrics</a> · <a href=\"/healthz\">healthz</a> · <a href=\"/readyz\">readyz</a></p>\
-<h2>Apps</h2><ul>{apps}</ul><h2>Collectors</h2><table><tr><th>app</th><th>collector</th><th>interval</th><th>state</th><th>last success</th><th>data date</th></tr>\n{rows}</table></body></html>\n",
-        env!("CARGO_PKG_VERSION")
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,5 +358,15 @@ mod tests {
         assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "deflate, gzip;q=1.0")));
         assert!(!accepts_gzip(&h(header::ACCEPT_ENCODING, "gzip;q=0")));
         assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn gzip_refused_with_any_spelling_of_zero() {
+        for refused in ["gzip;q=0.0", "gzip; q=0.00", "gzip;q=0.000", "gzip;Q=0.0", "deflate, gzip;q=0.0", "*;q=0.0", "gzip;q=0, *", "identity"] {
+            assert!(!accepts_gzip(&h(header::ACCEPT_ENCODING, refused)), "{refused}");
+        }
+        for allowed in ["gzip;q=0.001", "*", "*;q=0.5", "GZIP", "x-gzip", "gzip;q=1, *;q=0", "br, gzip;q=0.5"] {
+            assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, allowed)), "{allowed}");
+        }
     }
 }

@@ -3,13 +3,16 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
 use wechat_exporter::collectors::{performance, visit_trend, Account};
 use wechat_exporter::cst;
+use wechat_exporter::secret::Secret;
 use wechat_exporter::simulator::{Fault, SimApp};
-use wechat_exporter::wechat::{AppClient, WechatError};
+use wechat_exporter::telemetry::Live;
+use wechat_exporter::wechat::{AppClient, ClientSettings, Credential, TokenMode, WechatClient, WechatError};
 
 const VISIT: &str = "/datacube/getweanalysisappiddailyvisittrend";
 
@@ -20,27 +23,44 @@ struct Case {
     poll_fails: bool,
 }
 
-fn cases() -> Vec<Case> {
+fn cases(trap: &Trap) -> Vec<Case> {
     let one = |f: Fault, reason, poll_fails| Case { faults: vec![f], reason, poll_fails };
+    let redirect = |status| Fault::Redirect { status, location: trap.url(VISIT) };
+    // A transient fault (5xx, reset, hang, -1) is tried again within the poll: it takes two
+    // in a row to fail one.
+    let two = |f: Fault, reason| Case { faults: vec![f; 2], reason, poll_fails: true };
     vec![
-        one(Fault::Http(502), "http_502", true),
-        one(Fault::Http(503), "http_503", true),
+        two(Fault::Http(502), "http_502"),
+        two(Fault::Http(503), "http_503"),
         one(Fault::Body("<html><body>upstream error</body></html>".into()), "invalid_response", true),
         one(Fault::Body("{\"list\":[{\"ref_date\":\"2024".into()), "invalid_response", true),
         one(Fault::Body("{\"list\":[{\"ref_date\":\"20240101\",\"visit_pv\":{\"n\":1}}]}".into()), "invalid_response", true),
         one(Fault::Body("{\"list\":\"nope\"}".into()), "invalid_response", true),
-        one(Fault::Reset, "connect", true),
-        one(Fault::Hang, "timeout", true),
-        // "System busy" once is retried within the poll; four times in a row fails it.
-        one(Fault::Errcode(-1), "errcode_-1", false),
-        Case { faults: vec![Fault::Errcode(-1); 4], reason: "errcode_-1", poll_fails: true },
+        two(Fault::Reset, "connect"),
+        two(Fault::Hang, "timeout"),
+        one(Fault::Http(502), "http_502", false),
+        // "System busy" is retried by the client three more times, and then by the poll once
+        // more: four in a row are absorbed, eight fail the poll.
+        Case { faults: vec![Fault::Errcode(-1); 4], reason: "errcode_-1", poll_fails: false },
+        Case { faults: vec![Fault::Errcode(-1); 8], reason: "errcode_-1", poll_fails: true },
         one(Fault::Errcode(61501), "errcode_61501", true),
+        // A code the exporter does not know shares one series with every other such code.
+        one(Fault::Errcode(99999), "errcode_other", true),
+        one(Fault::Errcode(-424242), "errcode_other", true),
+        // Redirects are not followed: another host's answer is never served as ours.
+        one(redirect(302), "redirect", true),
+        one(redirect(307), "redirect", true),
+        one(redirect(301), "redirect", true),
+        // An answer past the size limit (4 MiB by default), streamed or declared.
+        one(Fault::Huge { bytes: 16 << 20, declared: false }, "too_large", true),
+        one(Fault::Huge { bytes: 16 << 20, declared: true }, "too_large", true),
     ]
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_fault_shows_and_heals() {
-    let cases = cases();
+    let trap = Trap::start().await;
+    let cases = cases(&trap);
     let apps: Vec<SimApp> =
         (0..cases.len()).map(|i| SimApp::new(&format!("f{i}"), &format!("wxfault{i:09}"), Account::Miniprogram)).collect();
     let sim = simulator(apps.clone()).await;
@@ -77,7 +97,9 @@ async fn every_fault_shows_and_heals() {
                 "wechat_exporter_api_failures_total",
                 &[a, ("api", "getDailyVisitTrend"), ("reason", case.reason)],
             );
-            if up == Some(0.0) {
+            // A failed poll is followed by another within an eighth of the interval, so the
+            // log (not only `up`, which may be 0 only briefly) says whether one failed.
+            if up == Some(0.0) || exp.log().contains(&format!("message=\"poll failed\" app={} collector=visit_trend ", app.name)) {
                 seen_down[i] = true;
                 assert!(failures.is_some(), "app {} is down without a counted {} failure", app.name, case.reason);
             }
@@ -95,6 +117,69 @@ async fn every_fault_shows_and_heals() {
     assert!(!log.contains("panicked"), "{log}");
     // While it was down the age of the data stayed visible.
     assert!(log.contains("poll failed"));
+    // Unknown codes are in the log line, and in no series of their own.
+    assert!(log.contains("errcode 99999") && log.contains("errcode -424242"), "{log}");
+    let metrics = exp.get("/metrics").await.1;
+    assert!(!metrics.contains("errcode_99999") && !metrics.contains("errcode_-424242"), "{metrics}");
+    assert_eq!(trap.hits(), 0, "a redirect was followed: {}", trap.received());
+}
+
+/// A redirect from the token endpoints or a data API fails the call with `reason`
+/// `redirect`, and the other host hears nothing: no secret re-posted, no token in a
+/// query string or a Referer.
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_reach_nobody() {
+    let app = SimApp::new("r", "wxredirect000001", Account::Miniprogram);
+    let sim = simulator(vec![app.clone()]).await;
+    let trap = Trap::start().await;
+    for (mode, path, status) in [
+        (TokenMode::Stable, "/cgi-bin/stable_token", 307),
+        (TokenMode::Stable, "/cgi-bin/stable_token", 308),
+        (TokenMode::Classic, "/cgi-bin/token", 302),
+    ] {
+        sim.inject(&app.appid, path, Fault::Redirect { status, location: trap.url(path) });
+        let c = client(&sim, &app, mode);
+        let e = visit(&c).await.unwrap_err();
+        assert_eq!(e.reason(), "redirect", "{mode:?} {status}: {e}");
+        assert_eq!(c.telemetry.requests_to(visit_trend::API.name), 0);
+    }
+    let c = client(&sim, &app, TokenMode::Classic);
+    for status in [302, 303, 307] {
+        sim.inject(&app.appid, VISIT, Fault::Redirect { status, location: trap.url(VISIT) });
+        let e = visit(&c).await.unwrap_err();
+        assert_eq!(e.reason(), "redirect", "{status}: {e}");
+        assert!(!format!("{e} {e:?}").contains("SIMTOKEN"), "{e:?}");
+    }
+    visit(&c).await.expect("the next call is fine");
+    assert_eq!(trap.hits(), 0, "the other host was reached: {}", trap.received());
+}
+
+/// An answer past the limit fails before it is read whole, and one within it is read.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_past_the_size_limit_are_refused() {
+    let app = SimApp::new("b", "wxbigbody0000001", Account::Miniprogram);
+    let sim = simulator(vec![app.clone()]).await;
+    let settings = ClientSettings { base_url: sim.base_url(), max_response_bytes: 64 * 1024, ..Default::default() };
+    let shared = Arc::new(WechatClient::new(settings, Arc::new(Live::default())).unwrap());
+    let cred = Credential::Secret { appid: app.appid.clone(), secret: Secret::new(app.secret.as_str()), mode: TokenMode::Stable };
+    let c = AppClient::new(Arc::from("b"), shared, cred);
+    visit(&c).await.unwrap();
+    for (bytes, declared) in [(64 * 1024 + 1, true), (64 * 1024 + 1, false), (256 << 20, false)] {
+        sim.inject(&app.appid, VISIT, Fault::Huge { bytes, declared });
+        let e = visit(&c).await.unwrap_err();
+        assert_eq!(e.reason(), "too_large", "{bytes} {declared}: {e}");
+    }
+    for declared in [true, false] {
+        sim.inject(&app.appid, VISIT, Fault::Huge { bytes: 64 * 1024, declared });
+        visit(&c).await.expect("an answer of exactly the limit is read");
+    }
+}
+
+fn client(sim: &wechat_exporter::simulator::Simulator, app: &SimApp, mode: TokenMode) -> AppClient {
+    let settings = ClientSettings { base_url: sim.base_url(), timeout: Duration::from_secs(3), ..Default::default() };
+    let shared = Arc::new(WechatClient::new(settings, Arc::new(Live::default())).unwrap());
+    let cred = Credential::Secret { appid: app.appid.clone(), secret: Secret::new(app.secret.as_str()), mode };
+    AppClient::new(Arc::from(app.name.as_str()), shared, cred)
 }
 
 async fn visit(c: &AppClient) -> Result<visit_trend::Response, WechatError> {

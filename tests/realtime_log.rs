@@ -51,7 +51,7 @@ impl Rig {
         let mut opts = Options::new(vec![app.clone()]);
         opts.clock = Arc::new(move || DateTime::from_timestamp(*clock.lock().unwrap(), 0).unwrap());
         let sim = Simulator::start(opts).await.expect("simulator starts");
-        let settings = ClientSettings { base_url: sim.base_url(), timeout: Duration::from_secs(5), max_in_flight: 4 };
+        let settings = ClientSettings { base_url: sim.base_url(), timeout: Duration::from_secs(5), max_in_flight: 4, ..Default::default() };
         let shared = Arc::new(WechatClient::new(settings, Arc::new(Live::default())).unwrap());
         let credential =
             Credential::Secret { appid: app.appid.clone(), secret: Secret::new(app.secret.clone()), mode: TokenMode::Stable };

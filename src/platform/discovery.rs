@@ -18,7 +18,7 @@ use super::tokens::{PlatformTokens, TokenError};
 use crate::collectors::Account;
 use crate::secret::Secret;
 use crate::telemetry::AppTelemetry;
-use crate::wechat::client::Transport;
+use crate::wechat::transport::Transport;
 use crate::wechat::json;
 use crate::wechat::{Api, WechatClient, WechatError};
 
@@ -108,7 +108,7 @@ impl ComponentClient {
     /// Calls a component API. A token WeChat calls stale is read again from Redis and
     /// the call made once more, with the new one; never refreshed.
     pub async fn post<B: Serialize + Sync, T: DeserializeOwned>(&self, api: &Api, body: &B) -> Result<T, DiscoveryError> {
-        let t = Transport { client: &self.client, app: &self.name, telemetry: &self.telemetry };
+        let t = self.client.transport(&self.name, &self.telemetry);
         let result = async {
             let token = self.token().await?;
             match send(&t, api, &token, body).await {

@@ -103,6 +103,12 @@ pub enum Fault {
     Body(String),
     /// The connection breaks halfway through the answer.
     Reset,
+    /// An HTTP redirect (302, 307, ...) to `location`, as a hijacked or misconfigured
+    /// gateway might send.
+    Redirect { status: u16, location: String },
+    /// A valid JSON answer padded to `bytes`, streamed; with a Content-Length when
+    /// `declared`, chunked otherwise.
+    Huge { bytes: usize, declared: bool },
 }
 
 pub struct Options {
@@ -292,7 +298,7 @@ impl Simulator {
     /// A client for `app` against this simulator, for tests that drive a collector directly.
     pub fn client_for(&self, app: &SimApp) -> Result<crate::wechat::AppClient, crate::wechat::WechatError> {
         use crate::wechat::{AppClient, ClientSettings, Credential, TokenMode, WechatClient};
-        let settings = ClientSettings { base_url: self.base_url(), timeout: Duration::from_secs(5), max_in_flight: 4 };
+        let settings = ClientSettings { base_url: self.base_url(), timeout: Duration::from_secs(5), max_in_flight: 4, ..Default::default() };
         let shared = Arc::new(WechatClient::new(settings, Arc::new(crate::telemetry::Live::default()))?);
         let secret = crate::secret::Secret::new(app.secret.as_str());
         let credential = Credential::Secret { appid: app.appid.clone(), secret, mode: TokenMode::Stable };
@@ -417,7 +423,36 @@ async fn fault(f: Fault) -> Response {
             let body = axum::body::Body::from_stream(futures_util::stream::iter(parts));
             ([("content-type", "application/json")], body).into_response()
         }
+        Fault::Redirect { status, location } => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND),
+            [("location", location)],
+            "",
+        )
+            .into_response(),
+        Fault::Huge { bytes, declared } => {
+            // {"errcode":0,"pad":"xxxx…"}: made of 64 KiB pieces, never held whole.
+            let head = Bytes::from_static(b"{\"errcode\":0,\"pad\":\"");
+            let tail = Bytes::from_static(b"\"}");
+            let pad = bytes.saturating_sub(head.len() + tail.len());
+            let piece = Bytes::from(vec![b'x'; 64 * 1024]);
+            let pieces = std::iter::once(head)
+                .chain((0..pad / piece.len()).map(move |_| piece.clone()))
+                .chain(std::iter::once(Bytes::from(vec![b'x'; pad % (64 * 1024)])))
+                .chain(std::iter::once(tail))
+                .map(Ok::<_, std::io::Error>);
+            let mut resp = axum::body::Body::from_stream(futures_util::stream::iter(pieces)).into_response();
+            resp.headers_mut().insert("content-type", axum::http::HeaderValue::from_static("application/json"));
+            if declared && let Ok(len) = axum::http::HeaderValue::from_str(&bytes.max(head_tail_len()).to_string()) {
+                resp.headers_mut().insert("content-length", len);
+            }
+            resp
+        }
     }
+}
+
+/// The size of the shortest [`Fault::Huge`] body.
+fn head_tail_len() -> usize {
+    br#"{"errcode":0,"pad":""}"#.len()
 }
 
 fn token_endpoint(st: &SimState, path: &str, req: &Value) -> Value {

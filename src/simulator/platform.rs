@@ -153,7 +153,7 @@ impl super::Simulator {
     /// platform's discovery or tokens directly.
     pub fn wechat_client(&self) -> Result<std::sync::Arc<crate::wechat::WechatClient>, crate::wechat::WechatError> {
         use crate::wechat::{ClientSettings, WechatClient};
-        let settings = ClientSettings { base_url: self.base_url(), timeout: std::time::Duration::from_secs(5), max_in_flight: 32 };
+        let settings = ClientSettings { base_url: self.base_url(), timeout: std::time::Duration::from_secs(5), ..ClientSettings::default() };
         Ok(std::sync::Arc::new(WechatClient::new(settings, std::sync::Arc::new(crate::telemetry::Live::default()))?))
     }
 

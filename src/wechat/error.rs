@@ -9,9 +9,15 @@ pub enum WechatError {
     /// WeChat answered with a non-zero `errcode`.
     #[error("WeChat errcode {code}: {msg}")]
     Api { code: i64, msg: String },
-    /// An HTTP status other than 2xx.
+    /// An HTTP status other than 2xx or 3xx.
     #[error("HTTP status {status}")]
     Http { status: u16 },
+    /// A 3xx answer. Never followed: the request carries the token or the secret.
+    #[error("HTTP status {status}: a redirect, not followed")]
+    Redirect { status: u16 },
+    /// An answer longer than the configured limit, refused before it was parsed.
+    #[error("the answer is larger than {limit} bytes (wechat.max_response_size)")]
+    TooLarge { limit: usize },
     /// No complete answer within the configured timeout.
     #[error("request timed out")]
     Timeout,
@@ -35,15 +41,44 @@ pub enum WechatError {
 
 /// Token errors WeChat gives when the token is stale: refresh once and retry once.
 pub const TOKEN_STALE: [i64; 3] = [40001, 42001, 40014];
+/// The stale token has expired: a plain fetch replaces it, nobody else's is touched.
+pub const TOKEN_EXPIRED: i64 = 42001;
 /// Credential errors: the config is wrong, and asking again will not help.
 pub const BAD_CREDENTIALS: [i64; 3] = [40013, 40125, 40164];
+
+/// The errcodes the exporter handles or documents (see the README's "Faults"):
+/// each keeps a `reason` of its own. Any other is `errcode_other`, so a server
+/// answering random codes cannot add series without end.
+pub const KNOWN_ERRCODES: [i64; 18] = [
+    -1,     // system busy
+    10011,  // no data (cloudbase getStatistics)
+    40001,  // token invalid or not the latest
+    40002,  // invalid grant_type
+    40013,  // invalid appid
+    40014,  // invalid token
+    40125,  // invalid appsecret
+    40164,  // caller IP not whitelisted
+    41001,  // access_token missing
+    42001,  // token expired
+    45009,  // daily quota
+    45011,  // minute quota
+    47001,  // data format error
+    48001,  // API not authorized for this account
+    61500,  // date format error
+    61501,  // date range error
+    200002, // parameter error
+    200010, // more than 50 realtime log searches a minute
+];
 
 impl WechatError {
     /// The `reason` label of `wechat_exporter_api_failures_total`.
     pub fn reason(&self) -> String {
         match self {
-            WechatError::Api { code, .. } => format!("errcode_{code}"),
+            WechatError::Api { code, .. } if KNOWN_ERRCODES.contains(code) => format!("errcode_{code}"),
+            WechatError::Api { .. } => "errcode_other".into(),
             WechatError::Http { status } => format!("http_{status}"),
+            WechatError::Redirect { .. } => "redirect".into(),
+            WechatError::TooLarge { .. } => "too_large".into(),
             WechatError::Timeout => "timeout".into(),
             WechatError::Connect(_) => "connect".into(),
             WechatError::InvalidResponse(_) => "invalid_response".into(),
@@ -112,5 +147,20 @@ mod tests {
         assert_eq!(b.reason(), "timeout");
         assert!(WechatError::Api { code: 42001, msg: String::new() }.is_stale_token());
         assert_eq!(WechatError::TokenUnavailable("x".into()).reason(), "token_unavailable");
+        assert_eq!(WechatError::Redirect { status: 302 }.reason(), "redirect");
+        assert_eq!(WechatError::TooLarge { limit: 10 }.reason(), "too_large");
+    }
+
+    #[test]
+    fn unknown_errcodes_share_one_reason() {
+        let api = |code| WechatError::Api { code, msg: String::new() };
+        for code in KNOWN_ERRCODES.iter().chain(&TOKEN_STALE).chain(&BAD_CREDENTIALS) {
+            assert_eq!(api(*code).reason(), format!("errcode_{code}"));
+        }
+        for code in [1, 99999, -2, 40000, i64::MAX, i64::MIN] {
+            assert_eq!(api(code).reason(), "errcode_other");
+            // The code itself still shows in the message, for the log line.
+            assert!(api(code).to_string().contains(&code.to_string()));
+        }
     }
 }

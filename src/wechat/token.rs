@@ -5,16 +5,22 @@
 //! async mutex held across the fetch, so when many collectors of one app want a
 //! token at once, the first fetches and the rest wait and take its result: one
 //! request, however many callers.
+//!
+//! A token WeChat calls invalid is replaced only as often as [`RefreshBudget`]
+//! allows: each forced replacement invalidates the token every other service of the
+//! app holds. An expired one is simply fetched again.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use super::client::{Api, Transport};
 use super::error::{WechatError, BAD_CREDENTIALS};
 use super::json;
+use super::refresh_budget::RefreshBudget;
+use super::transport::{Api, Transport};
 use crate::secret::Secret;
 
 pub const STABLE_TOKEN: Api = Api::post("getStableAccessToken", "/cgi-bin/stable_token");
@@ -56,8 +62,15 @@ struct State {
     token: Option<(Secret, Instant)>,
     /// The file's modification time and length when it was last read.
     file_stamp: Option<(SystemTime, u64)>,
-    /// Set after WeChat rejected the cached token: the next stable_token asks for a new one.
+    /// Set after WeChat rejected the cached token: the next fetch replaces it.
+    stale: bool,
+    /// ... and, with stable_token, asks WeChat for a new one (`force_refresh`).
     force: bool,
+    /// The cached token replaced a rejected one, and WeChat has not taken it yet.
+    unproven: bool,
+    budget: RefreshBudget,
+    /// Whether the operator has been told that replacing a rejected token must wait.
+    wait_logged: bool,
     failures: u32,
     retry_at: Option<(Instant, WechatError)>,
 }
@@ -65,6 +78,9 @@ struct State {
 pub struct TokenSource {
     credential: Credential,
     state: Mutex<State>,
+    /// Set while a forced token is unproven or the refresh budget is backing off, so
+    /// that a token that works settles both without every successful call taking the lock.
+    unsettled: AtomicBool,
 }
 
 #[derive(Deserialize)]
@@ -85,7 +101,7 @@ struct StableTokenRequest<'a> {
 
 impl TokenSource {
     pub fn new(credential: Credential) -> TokenSource {
-        TokenSource { credential, state: Mutex::new(State::default()) }
+        TokenSource { credential, state: Mutex::new(State::default()), unsettled: AtomicBool::new(false) }
     }
 
     pub fn credential(&self) -> &Credential {
@@ -97,7 +113,7 @@ impl TokenSource {
         let mut st = self.state.lock().await;
         let now = Instant::now();
         if let Credential::File(path) = &self.credential {
-            return read_file(path, &mut st);
+            return read_file(path, &mut st).await;
         }
         if let Credential::Platform(p) = &self.credential {
             // The platform's store caches it; nothing to hold here.
@@ -113,10 +129,15 @@ impl TokenSource {
                 return Err(WechatError::Backoff { wait: *at - now, cause: Box::new(cause.clone()) });
             }
         let force = std::mem::take(&mut st.force);
+        let stale = std::mem::take(&mut st.stale);
         match self.fetch(transport, force).await {
             Ok((token, lifetime)) => {
                 let margin = REFRESH_MARGIN.min(lifetime / 2);
                 st.token = Some((token.clone(), Instant::now() + lifetime - margin));
+                st.unproven = stale;
+                if stale {
+                    self.unsettled.store(true, Ordering::Relaxed);
+                }
                 st.failures = 0;
                 st.retry_at = None;
                 transport.telemetry.token_refresh(true);
@@ -145,16 +166,60 @@ impl TokenSource {
         }
     }
 
-    /// WeChat said `bad` is stale. Drop it, unless another caller already replaced it.
-    pub async fn invalidate(&self, bad: &Secret) {
+    /// WeChat said `bad` is stale (`expired`: errcode 42001). Returns whether a call
+    /// may be retried at once with another token: one already fetched by another
+    /// caller, the token file read again, or a new one. An expired token is replaced
+    /// by a plain fetch, which takes nobody's token away. One WeChat calls invalid is
+    /// replaced (with `force_refresh`) only as the refresh budget allows, and so is one
+    /// that replaced a rejected token and was rejected before it ever worked. Otherwise
+    /// the caller's call fails, and `bad` stays until a replacement is allowed.
+    pub async fn invalidate(&self, app: &str, bad: &Secret, expired: bool) -> bool {
         let mut st = self.state.lock().await;
-        if st.token.as_ref().is_some_and(|(t, _)| t == bad) {
-            st.token = None;
-            st.force = true;
-        }
         if matches!(self.credential, Credential::File(_)) {
             // Read the file again next time, even if it looks unchanged.
             st.file_stamp = None;
+            return true;
+        }
+        if !st.token.as_ref().is_some_and(|(t, _)| t == bad) {
+            return true;
+        }
+        let unproven = std::mem::take(&mut st.unproven);
+        if unproven {
+            // A token that survived a refresh: the next one waits longer.
+            st.budget.futile();
+            self.unsettled.store(true, Ordering::Relaxed);
+        }
+        let allowed = if expired && !unproven { Ok(()) } else { st.budget.take(Instant::now()) };
+        match allowed {
+            Ok(()) => {
+                st.token = None;
+                st.stale = true;
+                st.force = !expired;
+                st.wait_logged = false;
+                true
+            }
+            Err(wait) => {
+                let wait = Duration::from_secs(wait.as_secs() + 1);
+                if !std::mem::replace(&mut st.wait_logged, true) {
+                    tracing::warn!(
+                        app,
+                        retry_in = %humantime::format_duration(wait),
+                        "WeChat rejected the access_token again; a new one is asked for at most every 30s \
+                         (longer while new ones are rejected too) and 20 times a day"
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// WeChat took the token: a forced one is proven, and a backing-off refresh
+    /// budget starts over.
+    pub async fn worked(&self) {
+        if self.unsettled.swap(false, Ordering::Relaxed) {
+            let mut st = self.state.lock().await;
+            st.budget.worked();
+            st.unproven = false;
         }
     }
 
@@ -186,16 +251,21 @@ impl TokenSource {
     }
 }
 
-/// Reads the token file when it is new or changed since the last read.
-fn read_file(path: &PathBuf, st: &mut State) -> Result<Secret, WechatError> {
+/// Reads the token file when it is new or changed since the last read, off the
+/// async workers and within the secret reader's size and time limits.
+async fn read_file(path: &Path, st: &mut State) -> Result<Secret, WechatError> {
     let err = |detail: String| WechatError::TokenFile { path: path.display().to_string(), detail };
-    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+    let meta = tokio::fs::metadata(path).await.map_err(|e| err(e.to_string()))?;
     let stamp = (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len());
     if let (Some(old), Some((token, _))) = (&st.file_stamp, &st.token)
         && *old == stamp {
             return Ok(token.clone());
         }
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let owned = path.to_path_buf();
+    let text = tokio::task::spawn_blocking(move || crate::secret::read_file(&owned))
+        .await
+        .map_err(|_| err("the read was cancelled".into()))?
+        .map_err(|e| WechatError::TokenFile { path: path.display().to_string(), detail: e.to_string() })?;
     let token = text.trim();
     if token.is_empty() {
         return Err(err("the file is empty".into()));

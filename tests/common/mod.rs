@@ -200,3 +200,59 @@ pub fn promtool_check(text: &str) -> String {
     }
     s
 }
+
+/// A loopback listener that must never be reached: a redirect's target. It counts
+/// connections, keeps what they sent, and answers like WeChat would, so a client
+/// that followed the redirect would look healthy.
+pub struct Trap {
+    pub addr: std::net::SocketAddr,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+    received: Arc<Mutex<String>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Trap {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Trap {
+    pub async fn start() -> Trap {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let received = Arc::new(Mutex::new(String::new()));
+        let (h, r) = (hits.clone(), received.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let r = r.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let n = tokio::time::timeout(Duration::from_secs(2), sock.read(&mut buf)).await.ok().and_then(Result::ok).unwrap_or(0);
+                    r.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                    let body = r#"{"errcode":0,"access_token":"TRAP_TOKEN_0123456789","expires_in":7200,"list":[]}"#;
+                    let resp = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        Trap { addr, hits, received, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Connections made to the trap.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Everything sent to it.
+    pub fn received(&self) -> String {
+        self.received.lock().unwrap().clone()
+    }
+}

