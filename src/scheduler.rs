@@ -197,10 +197,12 @@ const RETRY_FIRST: Duration = Duration::from_secs(30);
 
 /// A failure that says nothing about the request itself: the network or WeChat blinked
 /// (a timeout, a broken connection, a 5xx, errcode -1 "system busy"). A pause the client
-/// imposes after one (a token fetch backing off) counts as one too.
+/// imposes after one (a token fetch backing off) counts as one too, and so does a
+/// platform's token that is not there yet (Redis down, a key the platform has yet to
+/// write): an hourly collector then recovers within minutes of the token, not an hour.
 fn transient(e: &WechatError) -> bool {
     match e {
-        WechatError::Timeout | WechatError::Connect(_) => true,
+        WechatError::Timeout | WechatError::Connect(_) | WechatError::TokenUnavailable(_) => true,
         WechatError::Http { status } => *status >= 500,
         WechatError::Api { code, .. } => *code == -1,
         WechatError::Backoff { cause, .. } => transient(cause),
@@ -599,7 +601,13 @@ mod tests {
     fn only_transient_failures_are_tried_again_soon() {
         let api = |code| WechatError::Api { code, msg: String::new() };
         let backoff = |cause| WechatError::Backoff { wait: Duration::from_secs(5), cause: Box::new(cause) };
-        for e in [WechatError::Timeout, WechatError::Connect("reset".into()), WechatError::Http { status: 502 }, api(-1)] {
+        for e in [
+            WechatError::Timeout,
+            WechatError::Connect("reset".into()),
+            WechatError::Http { status: 502 },
+            api(-1),
+            WechatError::TokenUnavailable("no token in Redis".into()),
+        ] {
             assert!(transient(&e) && retry_within_poll(&e), "{e:?}");
         }
         for e in [api(45009), api(40013), api(61501), WechatError::Http { status: 404 }, WechatError::InvalidResponse("x".into())] {

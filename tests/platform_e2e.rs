@@ -211,7 +211,9 @@ async fn a_missing_key_is_token_unavailable_on_that_app_alone() {
     let world = PlatformWorld::start(Vec::new(), 3, false).await;
     let missing = authorizer(1).0.appid;
     world.redis.del(&authorizer_key(&missing));
-    let exp = Exporter::start(&config(&world, &[], &world.redis.url(), "1m"), &[], &[]);
+    // Hourly collectors: a token that turns up is used within a minute, not an hour.
+    let hourly = config(&world, &[], &world.redis.url(), "1m").replace("interval: 1s", "interval: 1h");
+    let exp = Exporter::start(&hourly, &[], &[]);
     exp.wait_ready().await;
     let lines = wait_for(&exp, "token_unavailable", 20, |l| token_unavailable(l, &missing) >= 1.0).await;
     assert_eq!(up(&lines, &missing, "visit_trend"), Some(0.0));
@@ -222,9 +224,10 @@ async fn a_missing_key_is_token_unavailable_on_that_app_alone() {
         assert_eq!(up(&lines, &a.appid, collector), Some(1.0), "{}", a.appid);
         assert_eq!(token_unavailable(&lines, &a.appid), 0.0);
     }
-    // The platform writes the key: the app recovers within the minute's refresh, or at its next poll.
+    // The platform writes the key: the app's next poll comes soon (30 s), not at the
+    // hour, and reads it.
     world.rotate(&missing);
-    wait_for(&exp, "recovery", 70, |l| up(l, &missing, "visit_trend") == Some(1.0)).await;
+    wait_for(&exp, "recovery", 60, |l| up(l, &missing, "visit_trend") == Some(1.0)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
