@@ -39,14 +39,16 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .route(&path, get(metrics))
         .route("/", get(crate::landing::page))
-        .route("/healthz", get(|| async { "OK\n" }))
-        .route("/readyz", get(readyz))
         .route("/-/reload", post(reload))
         .layer(axum::middleware::from_fn_with_state(state.web_config.clone(), basic_auth))
+        // The probes answer without credentials, after the auth layer: a kubelet or a load
+        // balancer cannot send a password, and they tell no more than "alive" and "ready".
+        .route("/healthz", get(|| async { "OK\n" }))
+        .route("/readyz", get(readyz))
         .with_state(state)
 }
 
-/// Basic auth on every path, when the web config names users.
+/// Basic auth on every path but the probes, when the web config names users.
 async fn basic_auth(State(web): State<Arc<WebConfigSource>>, req: Request, next: Next) -> Response {
     let config = web.current();
     if !config.users.is_empty() {

@@ -589,7 +589,6 @@ fn every_shard_loads_the_shipped_config() {
 /// pod's flags, then the kubelet's probes and Prometheus's scrape as the manifests describe them.
 #[tokio::test(flavor = "multi_thread")]
 async fn web_config_component_probes_and_scrapes_work() {
-    use base64::Engine;
     let objects = variant(&["components/web-config"]);
     let sts = one(objects, "StatefulSet");
     let c = container(sts);
@@ -602,12 +601,8 @@ async fn web_config_component_probes_and_scrapes_work() {
         secrets.get(name).unwrap_or_else(|| panic!("secrets.example.yaml has no Secret {name}"))[key].as_str().unwrap_or_else(|| panic!("{name} has no {key}")).to_string()
     };
 
-    // What the kubelet sends, and what Prometheus sends.
+    // What the kubelet asks for, and what Prometheus sends.
     let probe = &c["readinessProbe"]["httpGet"];
-    let header = probe["httpHeaders"].as_array().unwrap().iter().find(|h| h["name"] == "Authorization").expect("the probe logs in");
-    let encoded = header["value"].as_str().unwrap().strip_prefix("Basic ").unwrap();
-    let decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
-    let (probe_user, probe_password) = decoded.split_once(':').unwrap();
     let auth = &sm["basicAuth"];
     let scrape_user = secret(auth["username"]["name"].as_str().unwrap(), auth["username"]["key"].as_str().unwrap());
     let scrape_password = secret(auth["password"]["name"].as_str().unwrap(), auth["password"]["key"].as_str().unwrap());
@@ -618,7 +613,7 @@ async fn web_config_component_probes_and_scrapes_work() {
     let ck = rcgen::generate_simple_self_signed(vec![server_name.to_string()]).unwrap();
     let mut web_config = secret("wechat-exporter-web-config", "web-config.yml");
     let users = ops::yaml_text(&web_config, "web-config.yml")["basic_auth_users"].clone();
-    for (user, password) in [(probe_user, probe_password), (scrape_user.as_str(), scrape_password.as_str())] {
+    for (user, password) in [(scrape_user.as_str(), scrape_password.as_str())] {
         let placeholder = users[user].as_str().unwrap_or_else(|| panic!("web-config.yml has no user {user}"));
         web_config = web_config.replace(placeholder, &bcrypt::hash(password, 4).unwrap());
     }
@@ -655,25 +650,26 @@ async fn web_config_component_probes_and_scrapes_work() {
     let exporter = common::Exporter::spawn(cmd, &[], dir.clone());
     let addr: std::net::SocketAddr = exporter.addr.parse().unwrap();
 
-    // Liveness: a TCP connection.
-    assert_eq!(c["livenessProbe"]["tcpSocket"]["port"], "http");
-    assert!(std::net::TcpStream::connect(addr).is_ok(), "the liveness probe connects");
-
-    // Readiness: HTTPS without checking the certificate, as the kubelet does, with its header.
+    // The probes: HTTPS without checking the certificate and without credentials, as the
+    // kubelet sends them; liveness at once, readiness once the first polls are done.
     let kubelet = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
-    let url = format!("https://{addr}{}", probe["path"].as_str().unwrap());
-    let bare = kubelet.get(&url).send().await.unwrap().status().as_u16();
-    assert_eq!(bare, 401, "without the probe's header /readyz asks for credentials");
+    let probe_url = |p: &Value| format!("{}://{addr}{}", p["scheme"].as_str().unwrap_or("HTTP").to_lowercase(), p["path"].as_str().unwrap());
+    let live = probe_url(&c["livenessProbe"]["httpGet"]);
+    assert_eq!(kubelet.get(&live).send().await.unwrap().status().as_u16(), 200, "{live}");
+    let url = probe_url(probe);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let status = kubelet.get(&url).header("Authorization", header["value"].as_str().unwrap()).send().await.unwrap().status().as_u16();
+        let status = kubelet.get(&url).send().await.unwrap().status().as_u16();
         if status == 200 {
             break;
         }
-        assert_eq!(status, 503, "the probe's credentials are taken: {}", exporter.log());
+        assert_eq!(status, 503, "{url} answers the kubelet: {}", exporter.log());
         assert!(std::time::Instant::now() < deadline, "not ready in time: {}", exporter.log());
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    // Everything else still asks for credentials.
+    let bare = kubelet.get(format!("https://{addr}{}", sm["path"].as_str().unwrap())).send().await.unwrap().status().as_u16();
+    assert_eq!(bare, 401, "the metrics need the scrape's credentials");
 
     // The scrape: the CA from the TLS Secret, the certificate checked for serverName, basic auth.
     let prometheus = reqwest::Client::builder()

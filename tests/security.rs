@@ -62,7 +62,12 @@ async fn no_secret_or_token_leaks_on_any_path() {
     for format in ["logfmt", "json"] {
         let exp = Exporter::start(&config, &["--log.level", "debug", "--log.format", format], &[]);
         exp.wait_ready().await;
-        tokio::time::sleep(Duration::from_millis(3500)).await;
+        // The faulty app's faults come one a poll, and a transient one is tried again within
+        // its poll after a pause: wait until the last of them (the quota) has been met.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !exp.get("/metrics").await.1.contains("reason=\"errcode_45011\"") && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
         seen.push_str(&exp.get("/metrics").await.1);
         seen.push_str(&exp.get("/").await.1);
         // A reload that fails, with the secret next to the error.
@@ -140,6 +145,15 @@ async fn tls_and_basic_auth_from_the_web_config_reread_on_change() {
 
     let c = https_client(&ca1, &exp.addr);
     assert_eq!(c.get(&url).send().await.unwrap().status().as_u16(), 401, "no credentials");
+    // Every path asks for credentials but the two probes, which a kubelet cannot log in to.
+    for path in ["/", "/metrics?x=1", "/nowhere"] {
+        let status = c.get(format!("https://localhost:{port}{path}")).send().await.unwrap().status().as_u16();
+        assert!(status == 401 || (path == "/nowhere" && status == 404), "{path}: {status}");
+    }
+    assert_eq!(c.post(format!("https://localhost:{port}/-/reload")).send().await.unwrap().status().as_u16(), 401);
+    assert_eq!(c.get(format!("https://localhost:{port}/healthz")).send().await.unwrap().status().as_u16(), 200);
+    let ready = c.get(format!("https://localhost:{port}/readyz")).send().await.unwrap().status().as_u16();
+    assert!(ready == 200 || ready == 503, "/readyz answers without credentials: {ready}");
     let r = c.get(&url).basic_auth("prom", Some("wrong-password")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 401, "wrong password");
     assert!(r.headers().contains_key("www-authenticate"));
@@ -313,7 +327,7 @@ async fn password_checks_are_bounded_and_do_not_tell_who_exists() {
     let users = format!("basic_auth_users:\n  prom: {}\n", bcrypt::hash("right-password", 8).unwrap());
     let exp = start_with_web(&config, &web, &users, &["--web.auth-concurrency", "1"]);
     let client = reqwest::Client::new();
-    let url = exp.url("/healthz");
+    let url = exp.url("/metrics");
     let timed = |user: &'static str, password: String| {
         let r = client.get(&url).basic_auth(user, Some(password));
         async move {
