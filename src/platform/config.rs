@@ -188,10 +188,12 @@ pub fn check<C>(
     let mut names = HashSet::new();
     let mut out = Vec::with_capacity(raw.len());
     for (i, p) in raw.into_iter().enumerate() {
-        let range = platform_lines(cx.text, i);
+        // Lines are looked up only to point at a mistake: loading stays linear.
+        let range = || platform_lines(cx.text, i);
         let key = |k: &str| format!("platforms[{i}].{k}");
         let expand = |field: &str, value: &str| -> Result<String, ConfigError> {
             crate::config::expand(value, cx.env).map_err(|var| {
+                let range = range();
                 cx.error(
                     line_in(cx.text, range, &[&format!("${{{var}}}")]).or(Some(range.0)),
                     key(field),
@@ -200,6 +202,7 @@ pub fn check<C>(
             })
         };
         let at_field = |field: &str, message: String| {
+            let range = range();
             cx.error(line_in(cx.text, range, &[&format!("{field}:")]).or(Some(range.0)), key(field), message)
         };
 
@@ -257,6 +260,7 @@ pub fn check<C>(
         let mut kinds = Vec::new();
         for (account, block) in [(Account::Miniprogram, mini), (Account::OfficialAccount, official)] {
             let collectors = resolve(block, account).map_err(|e| {
+                let range = range();
                 let kind_line = line_in(cx.text, range, &[&format!("{}:", account.as_str())]);
                 let line = e
                     .near
