@@ -410,3 +410,37 @@ fn summary_paths_are_the_simulators() {
     assert_eq!(VISIT, wechat_exporter::collectors::visit_trend::API.path);
     assert_eq!(SUMMARY, wechat_exporter::collectors::interface_summary::SUMMARY.path);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_keeps_the_discovery_and_applies_new_collectors() {
+    let shop = SimApp::new("shop", "wxpe2e00reloadshop", Account::Miniprogram);
+    let world = PlatformWorld::start(vec![shop.clone()], 3, false).await;
+    let exp = Exporter::start(&config(&world, &[], &world.redis.url(), "1m"), &[], &[]);
+    exp.wait_ready().await;
+    let mini = authorizer(0).0.appid;
+    assert_eq!(up(&metrics(&exp).await, &mini, "visit_trend"), Some(1.0));
+    let (lists, infos) = (world.sim.calls(LIST_PATH).len(), world.sim.calls(simplat::INFO_PATH).len());
+
+    // Other collectors for the mini programs: the same discovery, new collectors.
+    let changed = config(&world, &[], &world.redis.url(), "1m").replace(
+        "miniprogram: {visit_trend: {interval: 1s}}",
+        "miniprogram: {performance: {interval: 1s, queries: [{cost_time_type: startup}]}}",
+    );
+    std::fs::write(exp.config_path(), &changed).unwrap();
+    let r = reqwest::Client::new().post(exp.url("/-/reload")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
+    let lines = wait_for(&exp, "performance polled", 20, |l| up(l, &mini, "performance") == Some(1.0)).await;
+    assert_eq!(up(&lines, &mini, "visit_trend"), None, "the collector left takes its series");
+    assert_eq!(value(&lines, "wechat_daily_visit_pv", &[("app", &mini)]), None);
+    assert_eq!(world.sim.calls(LIST_PATH).len(), lists, "discovery was not started again");
+    assert_eq!(world.sim.calls(simplat::INFO_PATH).len(), infos, "nothing was learned again");
+
+    // The platform leaves the config: its apps and its own series go.
+    let only_app = format!("wechat:\n  base_url: {}\n  timeout: 2s\napps:\n{}", world.sim.base_url(), shop.config_entry());
+    std::fs::write(exp.config_path(), &only_app).unwrap();
+    let r = reqwest::Client::new().post(exp.url("/-/reload")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let lines = metrics(&exp).await;
+    assert!(apps_with_info(&lines).is_empty(), "{:?}", apps_with_info(&lines));
+    assert!(lines.iter().all(|l| l.labels.get("app").is_none_or(|a| a == "shop")), "only the configured app is left");
+}
