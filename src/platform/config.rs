@@ -245,6 +245,9 @@ pub fn check<C>(
         let component_key = template("component_token_key", &p.component_token_key, KeyKind::Component)?;
         let authorizer_key = template("authorizer_token_key", &p.authorizer_token_key, KeyKind::Authorizer)?;
         let discover = p.discover.unwrap_or(DEFAULT_DISCOVER);
+        if discover < crate::config::MIN_INTERVAL {
+            return Err(at_field("discover", format!("{} is shorter than the shortest interval, 1s", humantime::format_duration(discover))));
+        }
         if discover < COMFORTABLE_DISCOVER {
             warnings.push(format!(
                 "platform {name:?}: listing the authorizers every {} spends api_get_authorizer_list quota faster than apps come and go (at least {} is advised)",
@@ -272,6 +275,15 @@ pub fn check<C>(
             })?;
             for c in &collectors {
                 let (interval, comfortable) = (c.interval, c.spec.info().comfortable_interval);
+                if interval < crate::config::MIN_INTERVAL {
+                    let range = range();
+                    let block = line_in(cx.text, range, &[&format!("{}:", c.spec.name())]);
+                    return Err(cx.error(
+                        block.or(Some(range.0)),
+                        key(&format!("collectors.{}.{}.interval", account.as_str(), c.spec.name())),
+                        format!("{} is shorter than the shortest interval, 1s", humantime::format_duration(interval)),
+                    ));
+                }
                 if interval < comfortable {
                     warnings.push(format!(
                         "platform {name:?}, {} apps: {} every {} is more often than WeChat's quota comfortably allows (at least {} is advised)",
@@ -392,6 +404,15 @@ mod tests {
         assert!(e.message.contains("also an app's name"), "{e}");
         let e = err("platforms: []\n");
         assert!(e.message.contains("no apps or platforms"), "{e}");
+    }
+
+    #[test]
+    fn intervals_under_a_second_are_refused() {
+        let e = err(&SPEC.replace("discover: 10m", "discover: 100ms"));
+        assert_eq!((e.line, e.key.as_str()), (Some(7), "platforms[0].discover"), "{e}");
+        let e = err(&SPEC.replace("{visit_trend: {interval: 1h}", "{visit_trend: {interval: 1ns}"));
+        assert_eq!((e.line, e.key.as_str()), (Some(9), "platforms[0].collectors.miniprogram.visit_trend.interval"), "{e}");
+        assert!(e.message.contains("shortest interval, 1s"), "{e}");
     }
 
     #[test]
