@@ -444,3 +444,28 @@ async fn a_reload_keeps_the_discovery_and_applies_new_collectors() {
     assert!(apps_with_info(&lines).is_empty(), "{:?}", apps_with_info(&lines));
     assert!(lines.iter().all(|l| l.labels.get("app").is_none_or(|a| a == "shop")), "only the configured app is left");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn once_discovers_and_polls_every_app() {
+    let mut world = PlatformWorld::start(Vec::new(), 4, false).await;
+    let dir = tempdir("platform-once");
+    let path = dir.join("c.yml");
+    std::fs::write(&path, config(&world, &[], &world.redis.url(), "1m")).unwrap();
+    let run = || std::process::Command::new(bin()).arg("--once").arg("--config.file").arg(&path).output().unwrap();
+    let out = run();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = parse(&text);
+    assert_eq!(apps_with_info(&lines).len(), 4);
+    assert_eq!(value(&lines, "wechat_exporter_api_requests_total", &[("app", "acme"), ("api", "api_get_authorizer_list")]), Some(1.0));
+    let a0 = authorizer(0).0.appid;
+    assert_eq!(up(&lines, &a0, "visit_trend"), Some(1.0));
+
+    // Redis down: the discovery fails, and says so.
+    world.redis.stop();
+    let out = run();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success());
+    assert!(err.contains("app acme: collector discovery failed") && err.contains("unreachable"), "{err}");
+    assert!(world.sim.token_calls().is_empty());
+}
