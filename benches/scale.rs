@@ -4,6 +4,9 @@
 //!
 //!     cargo bench --bench scale -- --apps 10000 --soak 600
 //!
+//! Every app runs every collector a mini program runs by default, each minute;
+//! `--skip-collector NAME` leaves one out (to weigh a collector within one run).
+//!
 //! The simulator runs in this process; the exporter and node_exporter
 //! (`prometheus-node-exporter`, Debian) in their own, so their memory is their own.
 //! Prints a Markdown report (the source of BENCHMARKS.md).
@@ -12,11 +15,14 @@ use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use wechat_exporter::collectors::{Account, COLLECTORS};
 use wechat_exporter::simulator::{Options, SimApp, Simulator};
 
 struct Args {
     /// Leave node_exporter out (for quick runs while tuning).
     skip_node: bool,
+    /// Default collectors left out.
+    skip_collectors: Vec<String>,
     apps: usize,
     soak: u64,
     scrapes: usize,
@@ -24,7 +30,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { skip_node: false, apps: 10_000, soak: 600, scrapes: 30, concurrency: 50 };
+    let mut a = Args { skip_node: false, skip_collectors: Vec::new(), apps: 10_000, soak: 600, scrapes: 30, concurrency: 50 };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
@@ -34,6 +40,9 @@ fn args() -> Args {
             ("--soak", Some(v)) => a.soak = v,
             ("--scrapes", Some(v)) => a.scrapes = v as usize,
             ("--concurrency", Some(v)) => a.concurrency = v as usize,
+            ("--skip-collector", _) => {
+                a.skip_collectors.extend(argv.get(i + 1).cloned());
+            }
             ("--skip-node", _) => {
                 a.skip_node = true;
                 i += 1;
@@ -185,10 +194,19 @@ async fn run(a: Args) {
     let dir = std::env::temp_dir().join(format!("wechat-exporter-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mut cfg = format!("wechat:\n  base_url: {}\n  timeout: 10s\n  max_concurrent_requests: 64\napps:\n", sim.base_url());
+    // "Fast polling": every default mini program collector each minute.
+    let mut collectors = String::from("    collectors:\n");
+    let mut names = Vec::new();
+    for k in COLLECTORS.iter().filter(|k| k.runs_by_default() && k.accounts().contains(&Account::Miniprogram)) {
+        if !a.skip_collectors.iter().any(|s| s == k.name()) {
+            collectors.push_str(&format!("      {}: {{interval: 1m}}\n", k.name()));
+            names.push(k.name());
+        }
+    }
+    eprintln!("collectors of every app:\n{collectors}");
     for app in &apps {
-        // "Fast polling": every default mini program collector each minute.
         cfg.push_str(&app.config_entry());
-        cfg.push_str("    collectors:\n      visit_trend: {interval: 1m}\n      performance: {interval: 1m}\n      realtime_log: {interval: 1m}\n");
+        cfg.push_str(&collectors);
     }
     let cfg_path = dir.join("config.yml");
     std::fs::write(&cfg_path, cfg).expect("config");
@@ -312,6 +330,7 @@ async fn run(a: Args) {
     println!("## Scale: {} apps, {series} series, {:.1} MB of text", a.apps, text.len() as f64 / 1e6);
     println!();
     println!("Machine: {} cores, {}; ready (every collector polled once) after {ready_after:.0} s.", num_cpus(), cpu_model());
+    println!("Collectors of every app, each polling every minute: {}.", names.join(", "));
     println!();
     println!("| measure | wechat-exporter | node_exporter textfile | ratio |");
     println!("|---|---|---|---|");

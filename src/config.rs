@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::collectors::{cloudbase_sms, performance, realtime_log, Account, CollectorConfig, Spec};
+use crate::collectors::{Account, CollectorConfig, Listed};
 use crate::platform::config::{Ctx as PlatformCtx, KindError, PlatformConfig, RawPlatform};
 use crate::secret::Secret;
 use crate::wechat::transport::DEFAULT_MAX_RESPONSE_BYTES;
@@ -90,7 +90,7 @@ struct RawConfig {
     #[serde(default)]
     apps: Vec<RawApp>,
     #[serde(default)]
-    platforms: Vec<RawPlatform<RawCollectors>>,
+    platforms: Vec<RawPlatform<Listed>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -118,32 +118,7 @@ struct RawApp {
     secret: Option<String>,
     secret_file: Option<String>,
     access_token_file: Option<String>,
-    collectors: Option<RawCollectors>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawCollectors {
-    visit_trend: Option<RawBasic>,
-    performance: Option<RawPerformance>,
-    interface_summary: Option<RawBasic>,
-    cloudbase_sms: Option<RawCloudbaseSms>,
-    realtime_log: Option<RawRealtimeLog>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawBasic {
-    #[serde(default, deserialize_with = "duration")]
-    interval: Option<Duration>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawPerformance {
-    #[serde(default, deserialize_with = "duration")]
-    interval: Option<Duration>,
-    queries: Option<Vec<performance::Query>>,
+    collectors: Option<Listed>,
 }
 
 /// A secret as YAML may type it (`123456` is a number to YAML). The error never
@@ -166,54 +141,6 @@ fn secret_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
         Ok(Some(Scalar::Other(_))) | Err(_) => {
             Err(serde::de::Error::custom("the secret must be a string; quote it (\"...\")"))
         }
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawCloudbaseSms {
-    #[serde(default, deserialize_with = "duration")]
-    interval: Option<Duration>,
-    env_id: Option<String>,
-    activities: Option<Vec<cloudbase_sms::Activity>>,
-}
-
-/// A collector setting that is wrong: its key below `collectors.`, what would be
-/// right, and text to look for on the offending line (tried in order, from the app's
-/// own lines on).
-struct CollectorError {
-    key: String,
-    message: String,
-    near: Vec<String>,
-}
-
-impl CollectorError {
-    fn new(key: impl Into<String>, message: impl Into<String>, near: &[&str]) -> CollectorError {
-        CollectorError { key: key.into(), message: message.into(), near: near.iter().map(|n| n.to_string()).collect() }
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawRealtimeLog {
-    #[serde(default, deserialize_with = "duration")]
-    interval: Option<Duration>,
-    #[serde(default, deserialize_with = "duration")]
-    settle: Option<Duration>,
-    #[serde(default, deserialize_with = "budget")]
-    budget: Option<u32>,
-    by_url: Option<bool>,
-}
-
-/// Searches a minute: 1 to WeChat's limit, checked here so the error points at the line.
-fn budget<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    let Some(n) = Option::<i64>::deserialize(d)? else { return Ok(None) };
-    let max = realtime_log::WECHAT_LIMIT;
-    match u32::try_from(n) {
-        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(serde::de::Error::custom(format!(
-            "budget {n} is not within 1..={max}: WeChat refuses more than {max} realtime log searches a minute per app; the default 40 leaves room for other users of the app"
-        ))),
     }
 }
 
@@ -427,30 +354,30 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
             Credential::File(PathBuf::from(path))
         };
 
-        let collectors = collectors(app.collectors, app.account).map_err(|e| {
+        let collectors = Listed::resolve(app.collectors, app.account).map_err(|e| {
             let from = name_line();
             let line = e.near.iter().find_map(|n| find_line_from(text, n, from.unwrap_or(1))).or(from);
             at(line, &format!("apps[{i}].collectors.{}", e.key), e.message)
         })?;
         for c in &collectors {
-            let info = c.spec.info();
+            let kind = c.spec.kind();
             if c.interval < MIN_INTERVAL {
-                let block = name_line().and_then(|from| find_line_from(text, &format!("{}:", info.name), from));
+                let block = name_line().and_then(|from| find_line_from(text, &format!("{}:", kind.name()), from));
                 return Err(at(
                     block.and_then(|from| find_line_from(text, "interval", from)).or(block),
-                    &format!("apps[{i}].collectors.{}.interval", info.name),
+                    &format!("apps[{i}].collectors.{}.interval", kind.name()),
                     format!(
                         "{} is shorter than the shortest interval, 1s",
                         humantime::format_duration(c.interval)
                     ),
                 ));
             }
-            if c.interval < info.comfortable_interval {
+            if c.interval < kind.comfortable_interval() {
                 warnings.push(format!(
                     "app {name:?}: {} every {} is more often than WeChat's quota comfortably allows (at least {} is advised)",
-                    info.name,
+                    kind.name(),
                     humantime::format_duration(c.interval),
-                    humantime::format_duration(info.comfortable_interval)
+                    humantime::format_duration(kind.comfortable_interval())
                 ));
             }
         }
@@ -458,124 +385,11 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
     }
     let app_names = names;
     let cx = PlatformCtx { text, file, env, app_names: &app_names };
-    let resolve = |block: Option<RawCollectors>, account: Account| {
-        collectors(block, account).map_err(|e| KindError { key: e.key, message: e.message, near: e.near })
+    let resolve = |block: Option<Listed>, account: Account| {
+        Listed::resolve(block, account).map_err(|e| KindError { key: e.key, message: e.message, near: e.near })
     };
     let platforms = crate::platform::config::check(&cx, raw.platforms, &resolve, &mut warnings)?;
     Ok(Config { wechat, apps, platforms, shard: (1, 0), warnings })
-}
-
-/// The app's collectors: those configured, or the account's defaults.
-fn collectors(raw: Option<RawCollectors>, account: Account) -> Result<Vec<CollectorConfig>, CollectorError> {
-    let Some(raw) = raw else {
-        return Ok(Spec::defaults(account)
-            .into_iter()
-            .map(|spec| CollectorConfig { interval: spec.info().default_interval, spec })
-            .collect());
-    };
-    let mut out: Vec<(Spec, Option<Duration>)> = Vec::new();
-    if let Some(c) = raw.visit_trend {
-        out.push((Spec::VisitTrend, c.interval));
-    }
-    if let Some(c) = raw.performance {
-        let queries = c.queries.unwrap_or_else(performance::Query::defaults);
-        if let Some(i) = queries.iter().enumerate().position(|(i, q)| queries[..i].contains(q)) {
-            return Err(CollectorError::new(
-                format!("performance.queries[{i}]"),
-                format!("query {} is listed twice; each query must be different, or its series would be served twice", queries[i]),
-                &["queries:"],
-            ));
-        }
-        if queries.is_empty() {
-            return Err(CollectorError::new(
-                "performance.queries",
-                "queries is empty; leave it out for the three default queries",
-                &["queries:", "performance:"],
-            ));
-        }
-        out.push((Spec::Performance(performance::Settings { queries }), c.interval));
-    }
-    if let Some(c) = raw.interface_summary {
-        out.push((Spec::InterfaceSummary, c.interval));
-    }
-    if let Some(c) = raw.cloudbase_sms {
-        let interval = c.interval;
-        out.push((Spec::CloudbaseSms(cloudbase_sms_settings(c)?), interval));
-    }
-    if let Some(c) = raw.realtime_log {
-        let d = realtime_log::Settings::default();
-        let settings = realtime_log::Settings {
-            settle: c.settle.unwrap_or(d.settle),
-            budget: c.budget.unwrap_or(d.budget),
-            by_url: c.by_url.unwrap_or(d.by_url),
-        };
-        out.push((Spec::RealtimeLog(settings), c.interval));
-    }
-    out.into_iter()
-        .map(|(spec, interval)| {
-            let info = spec.info();
-            if !info.accounts.contains(&account) {
-                let wants: Vec<&str> = info.accounts.iter().map(|a| a.as_str()).collect();
-                return Err(CollectorError::new(
-                    info.name,
-                    format!("{} is for {} apps, and this one is {}", info.name, wants.join(" and "), account.as_str()),
-                    &[&format!("{}:", info.name)],
-                ));
-            }
-            Ok(CollectorConfig { interval: interval.unwrap_or(info.default_interval), spec })
-        })
-        .collect()
-}
-
-/// Checks a `cloudbase_sms` block: an env, at least one activity, no id twice (a
-/// second one would only repeat the first one's series).
-fn cloudbase_sms_settings(raw: RawCloudbaseSms) -> Result<cloudbase_sms::Settings, CollectorError> {
-    let env_id = raw.env_id.as_deref().map(str::trim).unwrap_or_default();
-    if env_id.is_empty() {
-        return Err(CollectorError::new(
-            "cloudbase_sms.env_id",
-            "env_id is required: the CloudBase env the SMS-marketing activities run in (as the CloudBase console shows it)",
-            &["env_id:", "cloudbase_sms:"],
-        ));
-    }
-    let activities = raw.activities.unwrap_or_default();
-    if activities.is_empty() {
-        return Err(CollectorError::new(
-            "cloudbase_sms.activities",
-            "add at least one activity, like `activities: [{activity_id: 21ded5cb…, channel_ids: [_cms_sms_]}]`",
-            &["activities:", "cloudbase_sms:"],
-        ));
-    }
-    let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(activities.len());
-    for (j, a) in activities.into_iter().enumerate() {
-        let key = |k: &str| format!("cloudbase_sms.activities[{j}].{k}");
-        let id = a.activity_id.trim().to_string();
-        if id.is_empty() {
-            return Err(CollectorError::new(key("activity_id"), "the activity_id is empty", &["activity_id:", "activities:"]));
-        }
-        if !seen.insert(id.clone()) {
-            return Err(CollectorError::new(key("activity_id"), format!("activity {id} is listed twice"), &[&id]));
-        }
-        let mut channels = HashSet::new();
-        let mut channel_ids = Vec::with_capacity(a.channel_ids.len());
-        for c in a.channel_ids {
-            let c = c.trim().to_string();
-            if c.is_empty() {
-                return Err(CollectorError::new(
-                    key("channel_ids"),
-                    "a channel id is empty (CloudBase CMS sends as _cms_sms_)",
-                    &["channel_ids:"],
-                ));
-            }
-            if !channels.insert(c.clone()) {
-                return Err(CollectorError::new(key("channel_ids"), format!("channel {c} is listed twice"), &["channel_ids:"]));
-            }
-            channel_ids.push(c);
-        }
-        out.push(cloudbase_sms::Activity { activity_id: id, channel_ids });
-    }
-    Ok(cloudbase_sms::Settings { env_id: env_id.to_string(), activities: out })
 }
 
 /// The shard an app name belongs to.
@@ -682,6 +496,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collectors::{cloudbase_sms, realtime_log};
 
     fn env(name: &str) -> Option<String> {
         match name {
@@ -881,6 +696,61 @@ mod tests {
     }
 
     #[test]
+    fn collector_blocks_read_strictly_and_point_at_the_line() {
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      visit_trend: {{}}\n      visit_trnd: {{}}\n"));
+        assert_eq!(e.line, Some(8), "{e}");
+        assert!(e.message.contains("unknown field `visit_trnd`") && e.message.contains("`visit_trend`"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      realtime_log:\n        settle: 1m\n        interval: 1m\n        by_ur1: true\n"));
+        assert_eq!(e.line, Some(10), "the unknown key's own line: {e}");
+        assert!(e.message.contains("one of `interval`, `settle`, `budget`, `by_url`"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      visit_trend: {{interval: 1h, interval: 2h}}\n"));
+        assert!(e.message.contains("interval"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      visit_trend: {{}}\n      visit_trend: {{}}\n"));
+        assert!(e.message.contains("visit_trend"), "{e}");
+        // A collector named with nothing after it runs with its defaults.
+        let c = parse_ok(&format!("{MINIMAL}    collectors:\n      visit_trend:\n      performance:\n"));
+        let names: Vec<&str> = c.apps[0].collectors.iter().map(|c| c.spec.name()).collect();
+        assert_eq!(names, ["visit_trend", "performance"]);
+        assert_eq!(c.apps[0].collectors[1].spec.settings(), Some(&crate::collectors::performance::Settings::default()));
+        // Listed in any order, run in the registry's.
+        let c = parse_ok(&format!("{MINIMAL}    collectors:\n      performance: {{}}\n      visit_trend: {{interval: 2h}}\n"));
+        let names: Vec<&str> = c.apps[0].collectors.iter().map(|c| c.spec.name()).collect();
+        assert_eq!(names, ["visit_trend", "performance"]);
+        assert_eq!(c.apps[0].collectors[0].interval, Duration::from_secs(7200));
+        // An empty block: no collectors at all.
+        assert!(parse_ok(&format!("{MINIMAL}    collectors: {{}}\n")).apps[0].collectors.is_empty());
+    }
+
+    #[test]
+    fn datacube_collectors_and_their_settings() {
+        let names: Vec<&str> = parse_ok(MINIMAL).apps[0].collectors.iter().map(|c| c.spec.name()).collect();
+        assert_eq!(names, ["visit_trend", "performance", "realtime_log", "daily_summary"], "a mini program's defaults");
+        let all = "    collectors:\n      retain: {}\n      visit_page: {top: 5}\n      visit_distribution:\n      user_portrait: {span: 30d, dimensions: [city]}\n      weekly_visit_trend: {interval: 2h}\n      monthly_visit_trend: {}\n";
+        let c = parse_ok(&format!("{MINIMAL}{all}"));
+        let s = c.summary();
+        for line in [
+            "retain every 1h: getDailyRetain for the cohorts of yesterday (UTC+8) minus 0, 1, 2, 3, 4, 5, 6, 7, 14, 30 days",
+            "visit_page every 1h: getVisitPage for yesterday (UTC+8), the top 5 pages by visits",
+            "visit_distribution every 1h: getVisitDistribution for yesterday (UTC+8)",
+            "user_portrait every 1h: getUserPortrait for the 30 days ending yesterday (UTC+8): city",
+            "weekly_visit_trend every 2h: getWeeklyVisitTrend for the last complete week, Monday to Sunday (UTC+8)",
+            "monthly_visit_trend every 1h: getMonthlyVisitTrend for the last complete calendar month (UTC+8)",
+        ] {
+            assert!(s.contains(line), "{line}\n{s}");
+        }
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      visit_page:\n        top: 500\n"));
+        assert_eq!((e.line, e.key.as_str()), (Some(8), "apps[0].collectors.visit_page.top"), "{e}");
+        assert!(e.message.contains("1..=200"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      user_portrait:\n        span: 7d\n        dimensions: [ages, city, ages]\n"));
+        assert_eq!((e.line, e.key.as_str()), (Some(9), "apps[0].collectors.user_portrait.dimensions[2]"), "{e}");
+        assert!(e.message.contains("ages is listed twice"), "{e}");
+        let e = parse_err(&format!("{MINIMAL}    collectors:\n      user_portrait: {{span: 2d}}\n"));
+        assert!(e.key.ends_with("user_portrait.span") && e.message.contains("7d"), "{e}");
+        let e = parse_err(&format!("{OFFICIAL}    collectors:\n      retain: {{}}\n"));
+        assert!(e.message.contains("retain is for miniprogram apps"), "{e}");
+    }
+
+    #[test]
     fn collectors_must_fit_the_account() {
         let e = parse_err(&format!("{}    collectors:\n      visit_trend: {{}}\n", MINIMAL.replace("miniprogram", "official_account")));
         assert!(e.message.contains("visit_trend is for miniprogram"), "{e}");
@@ -912,7 +782,7 @@ mod tests {
         let c = parse_ok(OFFICIAL);
         let cs = &c.apps[0].collectors;
         assert_eq!(cs.len(), 1);
-        assert_eq!(cs[0].spec, Spec::InterfaceSummary);
+        assert_eq!(cs[0].spec.name(), "interface_summary");
         assert_eq!(cs[0].interval, Duration::from_secs(3600));
         let c = parse_ok(&format!("{OFFICIAL}    collectors:\n      interface_summary: {{interval: 30m}}\n"));
         assert_eq!(c.apps[0].collectors[0].interval, Duration::from_secs(1800));
@@ -930,7 +800,7 @@ mod tests {
         let cs = &c.apps[0].collectors;
         assert_eq!(cs.len(), 1, "only what is configured runs");
         assert_eq!(cs[0].interval, Duration::from_secs(900));
-        let Spec::CloudbaseSms(s) = &cs[0].spec else { panic!("{:?}", cs[0].spec) };
+        let s = cs[0].spec.settings::<cloudbase_sms::Settings>().unwrap();
         assert_eq!(s.env_id, "prod-123");
         assert_eq!(
             s.activities,
@@ -947,7 +817,7 @@ mod tests {
         assert_eq!(c.apps[0].collectors[0].interval, Duration::from_secs(900));
         // Channels may be left out: the overview alone.
         let c = parse_ok(&format!("{MINIMAL}{}", SMS.replace("            channel_ids: [_cms_sms_]\n", "")));
-        let Spec::CloudbaseSms(s) = &c.apps[0].collectors[0].spec else { panic!() };
+        let s = c.apps[0].collectors[0].spec.settings::<cloudbase_sms::Settings>().unwrap();
         assert!(s.activities[0].channel_ids.is_empty());
     }
 
@@ -1009,12 +879,12 @@ mod tests {
         let rt = &c.apps[0].collectors[0];
         assert_eq!(rt.interval, Duration::from_secs(30));
         assert_eq!(
-            rt.spec,
-            Spec::RealtimeLog(realtime_log::Settings { settle: Duration::from_secs(120), budget: 10, by_url: true })
+            rt.spec.settings::<realtime_log::Settings>(),
+            Some(&realtime_log::Settings { settle: Duration::from_secs(120), budget: 10, by_url: true })
         );
         let d = parse_ok(&format!("{MINIMAL}    collectors:\n      realtime_log: {{}}\n"));
         assert_eq!(d.apps[0].collectors[0].interval, Duration::from_secs(60));
-        assert_eq!(d.apps[0].collectors[0].spec, Spec::RealtimeLog(realtime_log::Settings::default()));
+        assert_eq!(d.apps[0].collectors[0].spec.settings(), Some(&realtime_log::Settings::default()));
         assert!(d.warnings.is_empty());
         for bad in ["0", "51", "-1", "99999999999"] {
             let e = parse_err(&format!("{MINIMAL}    collectors:\n      realtime_log:\n        budget: {bad}\n"));

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use wechat_exporter::collectors::{performance, visit_trend, Collector, PollContext};
 use wechat_exporter::collectors::Account;
 use wechat_exporter::cst;
-use wechat_exporter::simulator::{data, Options, SimApp, Simulator};
+use wechat_exporter::simulator::{Options, SimApp, Simulator};
 use wechat_exporter::wechat::AppClient;
 
 struct FakeClock(Arc<AtomicI64>);
@@ -67,7 +67,7 @@ async fn the_newest_day_is_served_until_yesterday_arrives() {
 
     let out = c.poll(&PollContext { client: &client, now: clock.now() }).await.unwrap();
     assert_eq!(out.data_date, Some(day(2024, 2, 29)), "a fresh start in the early hours asks for the day before");
-    assert_eq!(pv(&out), Some(data::visit_row(&app.appid, day(2024, 2, 29)).visit_pv as f64));
+    assert_eq!(pv(&out), visit_trend::sim::row(&app.appid, day(2024, 2, 29)).visit_pv.get());
     let asked: Vec<String> = sim.calls(visit_trend::API.path).iter().map(|c| c.body["end_date"].as_str().unwrap().to_string()).collect();
     assert_eq!(asked, ["20240301", "20240229"]);
 
@@ -79,7 +79,7 @@ async fn the_newest_day_is_served_until_yesterday_arrives() {
     let seen = sim.calls(visit_trend::API.path).len();
     let out = c.poll(&PollContext { client: &client, now: clock.now() }).await.unwrap();
     assert_eq!(out.data_date, Some(day(2024, 3, 1)));
-    assert_eq!(pv(&out), Some(data::visit_row(&app.appid, day(2024, 3, 1)).visit_pv as f64));
+    assert_eq!(pv(&out), visit_trend::sim::row(&app.appid, day(2024, 3, 1)).visit_pv.get());
     assert_eq!(asked_since(&sim, seen), ["20240301"]);
 
     // Next night: the 1st is still the newest there is, and it stays served.
@@ -103,7 +103,7 @@ async fn dates_follow_utc8_across_the_utc_day_boundary() {
     let out = perf.poll(&PollContext { client: &client, now: clock.now() }).await.unwrap();
     assert_eq!(out.data_date, Some(day(2024, 3, 1)));
     assert_eq!(out.samples.len(), 3);
-    let startup = data::cost_ms(&app.appid, day(2024, 3, 1), 1, "@_all|@_all|@_all|@_all") as f64 / 1000.0;
+    let startup = performance::sim::cost_ms(&app.appid, day(2024, 3, 1), 1, "@_all|@_all|@_all|@_all") as f64 / 1000.0;
     assert!(out.samples.iter().any(|s| s.value == startup && s.labels.iter().any(|(_, v)| v == "startup")));
     for call in sim.calls(performance::API.path) {
         let end = call.body["default_end_time"].as_i64().unwrap();
@@ -118,4 +118,30 @@ async fn performance_serves_the_newest_published_day() {
     let mut perf = performance::Performance::new(performance::Settings::default());
     let out = perf.poll(&PollContext { client: &client, now: clock.now() }).await.unwrap();
     assert_eq!(out.data_date, Some(day(2024, 2, 29)), "yesterday is not published yet");
+}
+
+/// Any day can be asked for, not only the newest: what a backfill needs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daily_collector_fetches_any_day_asked_for() {
+    let clock = FakeClock::at("2024-03-20T08:00:00+08:00");
+    let (sim, client, app) = setup(&clock, 9).await;
+    let cx = PollContext { client: &client, now: clock.now() };
+    let old = day(2024, 3, 4);
+
+    let trend = visit_trend::VisitTrend::default();
+    let out = trend.fetch_day(&cx, old).expect("visit_trend is daily").await.unwrap().unwrap();
+    assert_eq!(out.data_date, Some(old));
+    assert_eq!(pv(&out), visit_trend::sim::row(&app.appid, old).visit_pv.get());
+    assert_eq!(sim.calls(visit_trend::API.path)[0].body["end_date"], "20240304");
+
+    let perf = performance::Performance::new(performance::Settings::default());
+    let out = perf.fetch_day(&cx, old).expect("performance is daily").await.unwrap().unwrap();
+    assert_eq!(out.data_date, Some(old));
+    let startup = performance::sim::cost_ms(&app.appid, old, 1, "@_all|@_all|@_all|@_all") as f64 / 1000.0;
+    assert!(out.samples.iter().any(|s| s.value == startup && s.labels.iter().any(|(_, v)| v == "startup")));
+
+    // A day WeChat has not published is no data, not an error.
+    let today = day(2024, 3, 20);
+    assert_eq!(trend.fetch_day(&cx, day(2024, 3, 19)).unwrap().await.unwrap(), None, "yesterday comes out at 09:00");
+    assert!(trend.fetch_day(&cx, today).unwrap().await.is_err(), "today is a range error (61501)");
 }

@@ -8,7 +8,8 @@ use chrono::Utc;
 use common::*;
 use wechat_exporter::collectors::Account;
 use wechat_exporter::cst;
-use wechat_exporter::simulator::{data, SimApp};
+use wechat_exporter::collectors::{performance, visit_trend};
+use wechat_exporter::simulator::SimApp;
 
 const VISIT_PATH: &str = "/datacube/getweanalysisappiddailyvisittrend";
 const PERF_PATH: &str = "/wxaapi/log/get_performance";
@@ -34,31 +35,32 @@ async fn metrics_hold_exactly_the_simulator_values() {
     let day = cst::yesterday(Utc::now());
 
     for app in &apps {
-        let row = data::visit_row(&app.appid, day);
+        let row = visit_trend::sim::row(&app.appid, day);
         let a = ("app", app.name.as_str());
-        assert_eq!(value(&lines, "wechat_daily_visit_sessions", &[a]), Some(row.session_cnt as f64));
-        assert_eq!(value(&lines, "wechat_daily_visit_pv", &[a]), Some(row.visit_pv as f64));
-        assert_eq!(value(&lines, "wechat_daily_visit_uv", &[a]), Some(row.visit_uv as f64));
-        assert_eq!(value(&lines, "wechat_daily_visit_uv_new", &[a]), Some(row.visit_uv_new as f64));
-        assert_eq!(value(&lines, "wechat_daily_visit_stay_time_per_session_seconds", &[a]), Some(row.stay_time_session));
-        assert_eq!(value(&lines, "wechat_daily_visit_depth", &[a]), Some(row.visit_depth));
+        assert!(row.session_cnt.get().is_some() && row.visit_depth.get().is_some());
+        assert_eq!(value(&lines, "wechat_daily_visit_sessions", &[a]), row.session_cnt.get());
+        assert_eq!(value(&lines, "wechat_daily_visit_pv", &[a]), row.visit_pv.get());
+        assert_eq!(value(&lines, "wechat_daily_visit_uv", &[a]), row.visit_uv.get());
+        assert_eq!(value(&lines, "wechat_daily_visit_uv_new", &[a]), row.visit_uv_new.get());
+        assert_eq!(value(&lines, "wechat_daily_visit_stay_time_per_session_seconds", &[a]), row.stay_time_session.get());
+        assert_eq!(value(&lines, "wechat_daily_visit_depth", &[a]), row.visit_depth.get());
         let per_user = value(&lines, "wechat_daily_visit_stay_time_per_user_seconds", &[a]);
         if app.odd {
             assert_eq!(per_user, None, "a field WeChat leaves out is a missing sample, never 0");
         } else {
-            assert_eq!(per_user, Some(row.stay_time_uv));
+            assert_eq!(per_user, row.stay_time_uv.get());
         }
         assert_eq!(
             value(&lines, "wechat_data_date_timestamp_seconds", &[a, ("collector", "visit_trend")]),
             Some(cst::day_start(day) as f64)
         );
 
-        let startup = data::cost_ms(&app.appid, day, 1, "@_all|@_all|@_all|@_all") as f64 / 1000.0;
+        let startup = performance::sim::cost_ms(&app.appid, day, 1, "@_all|@_all|@_all|@_all") as f64 / 1000.0;
         assert_eq!(
             value(&lines, "wechat_performance_cost_time_seconds", &[a, ("cost_time_type", "startup"), ("device", "all"), ("networktype", "all"), ("scene", "all"), ("is_download_code", "all")]),
             Some(startup)
         );
-        let wifi = data::cost_ms(&app.appid, day, 2, "1|wifi|@_all|@_all") as f64 / 1000.0;
+        let wifi = performance::sim::cost_ms(&app.appid, day, 2, "1|wifi|@_all|@_all") as f64 / 1000.0;
         assert_eq!(
             value(&lines, "wechat_performance_cost_time_seconds", &[a, ("cost_time_type", "download"), ("device", "ios"), ("networktype", "wifi")]),
             Some(wifi)
@@ -168,8 +170,8 @@ fn once_prints_the_exposition_and_fails_when_a_collector_fails() {
         let out = Command::new(bin()).args(["--once", "--config.file"]).arg(&good).env("TZ", tz).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let lines = parse(&String::from_utf8_lossy(&out.stdout));
-        let row = data::visit_row("wxe2e0000000shop", cst::yesterday(Utc::now()));
-        assert_eq!(value(&lines, "wechat_daily_visit_pv", &[("app", "shop")]), Some(row.visit_pv as f64), "TZ={tz}");
+        let row = visit_trend::sim::row("wxe2e0000000shop", cst::yesterday(Utc::now()));
+        assert_eq!(value(&lines, "wechat_daily_visit_pv", &[("app", "shop")]), row.visit_pv.get(), "TZ={tz}");
     }
 
     apps[1].secret = "wrong-secret-value".into();

@@ -8,7 +8,8 @@ use chrono::Utc;
 use common::*;
 use wechat_exporter::collectors::Account;
 use wechat_exporter::cst;
-use wechat_exporter::simulator::{SimApp, SmsActivity, data};
+use wechat_exporter::collectors::{cloudbase_sms, interface_summary};
+use wechat_exporter::simulator::{SimApp, SmsActivity};
 
 const SUMMARY_PATH: &str = "/datacube/getinterfacesummary";
 const HOURLY_PATH: &str = "/datacube/getinterfacesummaryhour";
@@ -60,7 +61,7 @@ fn sms_expected(app: &SimApp) -> Vec<Expected> {
     }
     let mut out = Vec::new();
     for (action, channel, act_type) in queries {
-        for cell in data::sms_row(&app.appid, act, action, channel, act_type, app.odd) {
+        for cell in cloudbase_sms::sim::sms_row(&app.appid, act, action, channel, act_type, app.odd) {
             if cell.col_data_type == 0 {
                 continue;
             }
@@ -94,33 +95,33 @@ async fn metrics_hold_exactly_the_simulator_values() {
     // interface_summary
     for (app, _) in apps.iter().filter(|(a, _)| a.account == Account::OfficialAccount) {
         let a = ("app", app.name.as_str());
-        let d = data::interface_day(&app.appid, day);
-        assert_eq!(value(&lines, "wechat_interface_callbacks", &[a]), Some(d.callback_count as f64));
-        assert_eq!(value(&lines, "wechat_interface_failures", &[a]), Some(d.fail_count as f64));
-        assert_eq!(value(&lines, "wechat_interface_time_cost_seconds", &[a]), Some(d.total_time_cost as f64 / 1000.0));
+        let d = interface_summary::sim::day(&app.appid, day);
+        assert_eq!(value(&lines, "wechat_interface_callbacks", &[a]), d.callback_count.get());
+        assert_eq!(value(&lines, "wechat_interface_failures", &[a]), d.fail_count.get());
+        assert_eq!(value(&lines, "wechat_interface_time_cost_seconds", &[a]), d.total_time_cost.get().map(|ms| ms / 1000.0));
         let max = value(&lines, "wechat_interface_max_time_cost_seconds", &[a]);
         if app.odd {
             assert_eq!(max, None, "a field WeChat leaves out is a missing sample, never 0");
         } else {
-            assert_eq!(max, Some(d.max_time_cost as f64 / 1000.0));
+            assert_eq!(max, d.max_time_cost.get().map(|ms| ms / 1000.0));
         }
         for h in 0..24u32 {
             let hs = h.to_string();
             let hour = ("hour", hs.as_str());
-            let r = data::interface_hour(&app.appid, day, h);
+            let r = interface_summary::sim::hour(&app.appid, day, h);
             assert_eq!(
                 value(&lines, "wechat_interface_hourly_callbacks", &[a, hour]),
-                Some(r.callback_count as f64),
+                r.callback_count.get(),
                 "{h}"
             );
-            assert_eq!(value(&lines, "wechat_interface_hourly_failures", &[a, hour]), Some(r.fail_count as f64));
+            assert_eq!(value(&lines, "wechat_interface_hourly_failures", &[a, hour]), r.fail_count.get());
             assert_eq!(
                 value(&lines, "wechat_interface_hourly_time_cost_seconds", &[a, hour]),
-                Some(r.total_time_cost as f64 / 1000.0)
+                r.total_time_cost.get().map(|ms| ms / 1000.0)
             );
             assert_eq!(
                 value(&lines, "wechat_interface_hourly_max_time_cost_seconds", &[a, hour]),
-                Some(r.max_time_cost as f64 / 1000.0)
+                r.max_time_cost.get().map(|ms| ms / 1000.0)
             );
         }
         let hours: Vec<&Line> = lines
@@ -230,8 +231,8 @@ fn once_polls_both_collectors() {
     let out = Command::new(bin()).args(["--once", "--config.file"]).arg(&path).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lines = parse(&String::from_utf8_lossy(&out.stdout));
-    let d = data::interface_day("wxe2e0000000news", cst::yesterday(Utc::now()));
-    assert_eq!(value(&lines, "wechat_interface_callbacks", &[("app", "news")]), Some(d.callback_count as f64));
+    let d = interface_summary::sim::day("wxe2e0000000news", cst::yesterday(Utc::now()));
+    assert_eq!(value(&lines, "wechat_interface_callbacks", &[("app", "news")]), d.callback_count.get());
     let Expected { labels, col, sent } = &sms_expected(&apps[2].0)[0];
     assert_eq!(*col, "h5_open_uercnt");
     assert_eq!(labels[2], ("channel_id", "all".to_string()));

@@ -6,7 +6,12 @@
 
 use proptest::prelude::*;
 use serde_json::Value;
-use wechat_exporter::collectors::{cloudbase_sms, interface_summary, performance, realtime_log, visit_trend};
+use wechat_exporter::collectors::datacube::{Datacube, pick_day, pick_period};
+use wechat_exporter::collectors::newest::{Month, Period, Week};
+use wechat_exporter::collectors::{
+    cloudbase_sms, daily_summary, interface_summary, performance, realtime_log, retain, user_portrait, visit_distribution,
+    visit_page, visit_trend,
+};
 use wechat_exporter::wechat::client::decode;
 
 fn seeds() -> Vec<Vec<u8>> {
@@ -30,7 +35,11 @@ fn json() -> impl Strategy<Value = Value> {
         Just("session_cnt".to_string()), Just("data".to_string()), Just("total".to_string()),
         Just("ref_hour".to_string()), Just("callback_count".to_string()), Just("data_column".to_string()),
         Just("data_value".to_string()), Just("col_id".to_string()), Just("col_data_type".to_string()),
-        Just("total_num".to_string()), Just("level".to_string()), Just("timestamp".to_string()), "[a-z_]{1,12}",
+        Just("total_num".to_string()), Just("level".to_string()), Just("timestamp".to_string()),
+        Just("visit_total".to_string()), Just("visit_uv_new".to_string()), Just("visit_uv".to_string()),
+        Just("key".to_string()), Just("value".to_string()), Just("page_path".to_string()),
+        Just("page_visit_pv".to_string()), Just("index".to_string()), Just("item_list".to_string()),
+        Just("province".to_string()), Just("devices".to_string()), Just("name".to_string()), "[a-z_]{1,12}",
     ];
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -84,9 +93,40 @@ fn read_all(bytes: &[u8]) {
             assert!(s.desc.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{s:?}");
         }
     }
+    let finite = |samples: &[wechat_exporter::store::Sample]| samples.iter().all(|s| s.value.is_finite());
+    let day = chrono::NaiveDate::from_ymd_opt(2017, 3, 13).unwrap();
+    if let Ok(r) = decode::<daily_summary::Response>(bytes)
+        && let Some(row) = pick_day(r.list, |r| r.ref_date.as_deref(), day)
+    {
+        assert!(finite(&row.samples()));
+    }
+    if let Ok(r) = decode::<retain::Response>(bytes) {
+        let _ = r.is_for(day);
+        for k in retain::KEYS {
+            assert!(r.key(k).iter().all(|(_, v)| v.is_finite()));
+        }
+    }
+    if let Ok(r) = decode::<visit_page::Response>(bytes) {
+        let top = visit_page::top_pages(r.list, 5);
+        assert!(top.len() <= 5);
+        assert!(finite(&visit_page::Pages { top: 5 }.samples(&top)));
+    }
+    if let Ok(r) = decode::<visit_distribution::Response>(bytes) {
+        assert!(finite(&r.samples()));
+    }
+    if let Ok(r) = decode::<user_portrait::Response>(bytes) {
+        let _ = r.has_data();
+        if let Ok(samples) = r.samples(&user_portrait::Dimension::ALL) {
+            assert!(finite(&samples));
+        }
+    }
+    if let Ok(r) = decode::<visit_trend::Response>(bytes) {
+        let _ = pick_period(r.list.clone(), |r| r.ref_date.as_deref(), Week::of(day));
+        let _ = pick_period(r.list, |r| r.ref_date.as_deref(), Month::of(day));
+    }
     if let Ok(r) = decode::<realtime_log::Response>(bytes) {
         for rec in r.data.map(|d| d.list).unwrap_or_default() {
-            let _ = realtime_log::Level::of(rec.level.unwrap_or(0));
+            let _ = realtime_log::Level::of(rec.level.get().unwrap_or(0));
         }
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use wechat_exporter::collectors::COLLECTORS;
 
 use ops::selectors;
 
@@ -411,74 +412,19 @@ fn threshold_marks_are_read_right() {
 
 // ------------------------------------------------------------------ Grafana
 
-/// The metrics of the spec, each of which some dashboard panel shows.
-const SPEC_METRICS: &[&str] = &[
+/// The metrics of the spec, each of which some dashboard panel shows: every
+/// collector's, as it lists them, and the others below.
+fn spec_metrics() -> Vec<String> {
+    let mut out: Vec<String> =
+        COLLECTORS.iter().flat_map(|k| k.metrics()).map(|d| d.sample_name().into_owned()).collect();
+    out.extend(NOT_OF_A_COLLECTOR.iter().chain(OF_COLLECTORS_TO_COME).map(|m| m.to_string()));
+    out
+}
+
+/// The spec's metrics that no collector serves.
+const NOT_OF_A_COLLECTOR: &[&str] = &[
     "wechat_app_info",
-    "wechat_daily_visit_sessions",
-    "wechat_daily_visit_pv",
-    "wechat_daily_visit_uv",
-    "wechat_daily_visit_uv_new",
-    "wechat_daily_visit_stay_time_per_user_seconds",
-    "wechat_daily_visit_stay_time_per_session_seconds",
-    "wechat_daily_visit_depth",
-    "wechat_performance_cost_time_seconds",
-    "wechat_interface_callbacks",
-    "wechat_interface_failures",
-    "wechat_interface_time_cost_seconds",
-    "wechat_interface_max_time_cost_seconds",
-    "wechat_interface_hourly_callbacks",
-    "wechat_interface_hourly_failures",
-    "wechat_interface_hourly_time_cost_seconds",
-    "wechat_interface_hourly_max_time_cost_seconds",
-    "wechat_realtime_log_records_total",
-    "wechat_cloudbase_sms_sms_send_uercnt",
-    "wechat_cloudbase_sms_h5_open_uercnt",
-    "wechat_cloudbase_sms_jump_wxapp_uercnt",
-    "wechat_cloudbase_sms_h5_sms_rate",
-    "wechat_cloudbase_sms_jump_h5_rate",
     "wechat_data_date_timestamp_seconds",
-    // More collectors: mini programs.
-    "wechat_cumulative_users",
-    "wechat_daily_share_pv",
-    "wechat_daily_share_uv",
-    "wechat_retained_users",
-    "wechat_page_visit_pv",
-    "wechat_page_visit_uv",
-    "wechat_page_stay_time_per_visit_seconds",
-    "wechat_page_entry_pv",
-    "wechat_page_exit_pv",
-    "wechat_page_share_pv",
-    "wechat_page_share_uv",
-    "wechat_daily_visit_distribution",
-    "wechat_user_portrait_users",
-    "wechat_weekly_visit_sessions",
-    "wechat_weekly_visit_pv",
-    "wechat_weekly_visit_uv",
-    "wechat_weekly_visit_uv_new",
-    "wechat_weekly_visit_stay_time_per_user_seconds",
-    "wechat_weekly_visit_stay_time_per_session_seconds",
-    "wechat_weekly_visit_depth",
-    "wechat_monthly_visit_sessions",
-    "wechat_monthly_visit_pv",
-    "wechat_monthly_visit_uv",
-    "wechat_monthly_visit_uv_new",
-    "wechat_monthly_visit_stay_time_per_user_seconds",
-    "wechat_monthly_visit_stay_time_per_session_seconds",
-    "wechat_monthly_visit_depth",
-    // More collectors: official accounts.
-    "wechat_daily_new_followers",
-    "wechat_daily_lost_followers",
-    "wechat_followers",
-    "wechat_daily_article_read_users",
-    "wechat_daily_article_reads",
-    "wechat_daily_article_original_read_users",
-    "wechat_daily_article_original_reads",
-    "wechat_daily_article_share_users",
-    "wechat_daily_article_shares",
-    "wechat_daily_article_favorite_users",
-    "wechat_daily_article_favorites",
-    "wechat_daily_messages_received",
-    "wechat_daily_message_senders",
     // The exporter's own.
     "wechat_exporter_build_info",
     "wechat_exporter_collector_up",
@@ -495,6 +441,36 @@ const SPEC_METRICS: &[&str] = &[
     "process_resident_memory_bytes",
     "process_cpu_seconds_total",
 ];
+
+/// Metrics the spec names for collectors not in this build yet (the Official
+/// Account ones, issue 14), which the dashboards already show. A collector that
+/// serves one lists it itself; it then leaves this list.
+const OF_COLLECTORS_TO_COME: &[&str] = &[
+    "wechat_daily_new_followers",
+    "wechat_daily_lost_followers",
+    "wechat_followers",
+    "wechat_daily_article_read_users",
+    "wechat_daily_article_reads",
+    "wechat_daily_article_original_read_users",
+    "wechat_daily_article_original_reads",
+    "wechat_daily_article_share_users",
+    "wechat_daily_article_shares",
+    "wechat_daily_article_favorite_users",
+    "wechat_daily_article_favorites",
+    "wechat_daily_messages_received",
+    "wechat_daily_message_senders",
+];
+
+#[test]
+fn spec_metrics_come_from_the_collectors() {
+    let served: Vec<String> = COLLECTORS.iter().flat_map(|k| k.metrics()).map(|d| d.sample_name().into_owned()).collect();
+    for m in ["wechat_daily_visit_pv", "wechat_realtime_log_records_total", "wechat_retained_users", "wechat_monthly_visit_depth"] {
+        assert!(served.iter().any(|s| s == m), "{m}");
+    }
+    for m in NOT_OF_A_COLLECTOR.iter().chain(OF_COLLECTORS_TO_COME) {
+        assert!(!served.iter().any(|s| s == m), "{m} is a collector's: take it off the list");
+    }
+}
 
 /// Metrics without an `app` label: the only ones a per-app panel may select without
 /// `app="$app"`; each of them is joined to the app's exporter (`and on (job, instance)`)
@@ -783,9 +759,10 @@ fn dashboards_show_every_metric_of_the_spec() {
         }
     }
     shown.retain(|m| !m.contains(':') && m != "ALERTS");
-    let missing: Vec<&&str> = SPEC_METRICS.iter().filter(|m| !shown.contains(**m)).collect();
+    let spec = spec_metrics();
+    let missing: Vec<&String> = spec.iter().filter(|m| !shown.contains(*m)).collect();
     assert!(missing.is_empty(), "no panel shows {missing:?}");
-    let unknown: Vec<&String> = shown.iter().filter(|m| !SPEC_METRICS.contains(&m.as_str())).collect();
+    let unknown: Vec<&String> = shown.iter().filter(|m| !spec.contains(m)).collect();
     assert!(unknown.is_empty(), "panels show metrics the spec does not have: {unknown:?}");
 }
 

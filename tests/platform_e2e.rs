@@ -13,7 +13,8 @@ use platform_support::*;
 use wechat_exporter::collectors::Account;
 use wechat_exporter::cst;
 use wechat_exporter::simulator::platform::{self as simplat, LIST_PATH};
-use wechat_exporter::simulator::{data, Fault, SimApp};
+use wechat_exporter::collectors::{interface_summary, visit_trend};
+use wechat_exporter::simulator::{Fault, SimApp};
 
 const VISIT: &str = "/datacube/getweanalysisappiddailyvisittrend";
 const SUMMARY: &str = "/datacube/getinterfacesummary";
@@ -104,21 +105,23 @@ async fn discovered_apps_are_polled_with_the_platforms_tokens_beside_configured_
         );
         match app.account {
             Account::Miniprogram => {
-                let row = data::visit_row(&app.appid, day);
-                assert_eq!(value(&lines, "wechat_daily_visit_pv", &[a]), Some(row.visit_pv as f64));
+                let row = visit_trend::sim::row(&app.appid, day);
+                assert!(row.visit_pv.get().is_some());
+                assert_eq!(value(&lines, "wechat_daily_visit_pv", &[a]), row.visit_pv.get());
                 assert_eq!(up(&lines, &app.appid, "visit_trend"), Some(1.0));
                 assert_eq!(up(&lines, &app.appid, "interface_summary"), None);
             }
             Account::OfficialAccount => {
-                let row = data::interface_day(&app.appid, day);
-                assert_eq!(value(&lines, "wechat_interface_callbacks", &[a]), Some(row.callback_count as f64));
+                let row = interface_summary::sim::day(&app.appid, day);
+                assert!(row.callback_count.get().is_some());
+                assert_eq!(value(&lines, "wechat_interface_callbacks", &[a]), row.callback_count.get());
                 assert_eq!(up(&lines, &app.appid, "interface_summary"), Some(1.0));
             }
         }
         assert_eq!(value(&lines, "wechat_exporter_token_refreshes_total", &[a]), Some(0.0), "a platform's token is never refreshed");
     }
     // The configured app runs as before, with its own token, and no platform labels.
-    assert_eq!(value(&lines, "wechat_daily_visit_pv", &[("app", "shop")]), Some(data::visit_row(&shop.appid, day).visit_pv as f64));
+    assert_eq!(value(&lines, "wechat_daily_visit_pv", &[("app", "shop")]), visit_trend::sim::row(&shop.appid, day).visit_pv.get());
     let info = lines.iter().find(|l| l.name == "wechat_app_info" && l.labels["app"] == "shop").unwrap();
     assert!(!info.labels.contains_key("platform"), "{info:?}");
     // The platform's own calls and its discovery.

@@ -14,7 +14,7 @@ use wechat_exporter::collectors::realtime_log::{self, RealtimeLog, Settings, COU
 use wechat_exporter::collectors::{Account, Collector, Output, PollContext};
 use wechat_exporter::cst;
 use wechat_exporter::secret::Secret;
-use wechat_exporter::simulator::realtime_log::{generated, Record, PATH};
+use wechat_exporter::collectors::realtime_log::sim::{generated, Logs, Record};
 use wechat_exporter::simulator::{Fault, Options, SimApp, Simulator};
 use wechat_exporter::telemetry::Live;
 use wechat_exporter::wechat::{AppClient, ClientSettings, Credential, TokenMode, WechatClient, WechatError};
@@ -26,6 +26,11 @@ fn t0() -> i64 {
 
 fn day(y: i32, m: u32, d: u32) -> i64 {
     cst::day_start(NaiveDate::from_ymd_opt(y, m, d).unwrap())
+}
+
+/// The simulator's realtime log streams.
+fn logs(sim: &Simulator) -> &Logs {
+    sim.state::<Logs>().expect("the simulator keeps realtime logs")
 }
 
 /// The simulator on a fake clock, and one app's client to it.
@@ -40,7 +45,7 @@ impl Rig {
     /// An app whose log holds only what the test appends.
     async fn new(start: i64) -> Rig {
         let rig = Rig::with_app(start, SimApp::new("shop", "wxrtlog00000shop", Account::Miniprogram)).await;
-        rig.sim.realtime_logs().set_generator(&rig.app.appid, false);
+        logs(&rig.sim).set_generator(&rig.app.appid, false);
         rig
     }
 
@@ -68,7 +73,7 @@ impl Rig {
     }
 
     fn append(&self, records: impl IntoIterator<Item = Record>) {
-        self.sim.realtime_logs().append(&self.app.appid, records);
+        logs(&self.sim).append(&self.app.appid, records);
     }
 
     async fn poll(&self, c: &mut RealtimeLog) -> Result<Output, WechatError> {
@@ -89,7 +94,7 @@ impl Rig {
     /// The searches seen, as (date, begintime, endtime, start, limit, level).
     fn searches(&self) -> Vec<Search> {
         self.sim
-            .calls(PATH)
+            .calls(realtime_log::API.path)
             .iter()
             .filter(|c| c.appid.is_some())
             .map(|c| {
@@ -108,7 +113,7 @@ impl Rig {
     }
 
     fn max_per_minute(&self) -> usize {
-        self.sim.realtime_logs().max_searches_per_minute(&self.app.appid)
+        logs(&self.sim).max_searches_per_minute(&self.app.appid)
     }
 }
 
@@ -319,7 +324,7 @@ async fn a_burst_of_200010_is_waited_out_and_nothing_is_lost() {
     let mut c = RealtimeLog::new(settings(60, 40, true));
     rig.poll(&mut c).await.unwrap();
     for _ in 0..3 {
-        rig.sim.inject(&rig.app.appid, PATH, Fault::Errcode(200010));
+        rig.sim.inject(&rig.app.appid, realtime_log::API.path, Fault::Errcode(200010));
     }
     rig.set(start + 100);
     let before = rig.searches().len();
@@ -405,7 +410,7 @@ async fn a_catch_up_after_an_outage_stays_within_the_budget() {
     // WeChat is down for two hours: every poll with a settled window fails, nothing is lost.
     for i in 2..=120 {
         rig.set(start + i * 60);
-        rig.sim.inject(&rig.app.appid, PATH, Fault::Http(502));
+        rig.sim.inject(&rig.app.appid, realtime_log::API.path, Fault::Http(502));
         assert!(rig.poll(&mut c).await.is_err());
     }
     let out = rig.run(&mut c, start + 6 * 3600, 60).await;
@@ -433,7 +438,7 @@ async fn falling_behind_retention_skips_ahead_and_says_how_much() {
 
     // WeChat keeping less than believed: a past day refused with 200002 is skipped, today's is not.
     let rig = Rig::new(start).await;
-    rig.sim.realtime_logs().set_retention_days(1);
+    logs(&rig.sim).set_retention_days(1);
     rig.append([Record::new(start + 100, 8, "pages/a/a"), Record::new(day(2024, 5, 2) + 100, 4, "pages/a/a")]);
     let mut c = RealtimeLog::new(settings(60, 40, false));
     rig.poll(&mut c).await.unwrap();
@@ -462,7 +467,7 @@ async fn short_intervals_do_not_search_more() {
 async fn the_binary_serves_the_counters() {
     let apps = vec![SimApp::new("shop", "wxrtlog0000e2e01", Account::Miniprogram)];
     let sim = simulator(apps.clone()).await;
-    sim.realtime_logs().set_generator(&apps[0].appid, false);
+    logs(&sim).set_generator(&apps[0].appid, false);
     let collectors = "    collectors:\n      realtime_log: {interval: 1s, settle: 1s, by_url: true}\n";
     let exp = Exporter::start(&config_for(&sim.base_url(), &apps, collectors), &[], &[]);
     exp.wait_ready().await;
@@ -471,7 +476,7 @@ async fn the_binary_serves_the_counters() {
     assert!(lines.iter().all(|l| l.name != "wechat_realtime_log_records_total"), "no url seen yet");
 
     let now = chrono::Utc::now().timestamp();
-    sim.realtime_logs().append(
+    logs(&sim).append(
         &apps[0].appid,
         [Record::new(now + 1, 10, "pages/a/a"), Record::new(now + 2, 2, "pages/a/a"), Record::new(now + 2, 4, "pages/b/b")],
     );

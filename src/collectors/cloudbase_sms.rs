@@ -13,16 +13,43 @@
 //! days leave it. [`SINCE`] is before SMS marketing existed, so every activity's
 //! whole life is inside.
 
-use std::collections::HashMap;
+pub mod sim;
+
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{BoxFuture, Collector, Output, PollContext};
+use super::kind::{MINI_PROGRAM, MINUTE};
+use super::{BoxFuture, Collector, Output, PollContext, Route, SettingsError};
 use crate::store::{Desc, Kind, Label, Sample};
-use crate::wechat::{Api, WechatError, json};
+use crate::wechat::json::{self, Loose};
+use crate::wechat::{Api, WechatError};
+
+/// Runs only where configured: it needs an env and activity ids.
+pub static KIND: super::Kind<Settings> = super::Kind {
+    name: "cloudbase_sms",
+    // CloudBase belongs to mini programs: an Official Account has no env of its own.
+    accounts: MINI_PROGRAM,
+    default: false,
+    interval: std::time::Duration::from_secs(15 * 60),
+    comfortable: MINUTE,
+    // The columns WeChat documents; a column it adds is served too, named by its col_id.
+    metrics: &[
+        &Desc::gauge("wechat_cloudbase_sms_sms_send_uercnt", "CloudBase SMS marketing: getStatistics column sms_send_uercnt."),
+        &Desc::gauge("wechat_cloudbase_sms_h5_open_uercnt", "CloudBase SMS marketing: getStatistics column h5_open_uercnt."),
+        &Desc::gauge("wechat_cloudbase_sms_jump_wxapp_uercnt", "CloudBase SMS marketing: getStatistics column jump_wxapp_uercnt."),
+        &Desc::gauge("wechat_cloudbase_sms_h5_sms_rate", "CloudBase SMS marketing: getStatistics column h5_sms_rate."),
+        &Desc::gauge("wechat_cloudbase_sms_jump_h5_rate", "CloudBase SMS marketing: getStatistics column jump_h5_rate."),
+    ],
+    build: |s| Box::new(CloudbaseSms::new(s.clone())),
+    describe: |s| s.to_string(),
+    routes: &[Route { api: &API, answer: sim::answer }],
+    demo: sim::demo,
+    ..super::Kind::BASE
+};
 
 /// errcode 10011: no data. An empty result, not a failure.
 pub const NO_DATA: i64 = 10011;
@@ -57,10 +84,65 @@ pub struct Activity {
 }
 
 /// Settings of the `cloudbase_sms` collector.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
+    #[serde(default)]
     pub env_id: String,
+    #[serde(default)]
     pub activities: Vec<Activity>,
+}
+
+impl super::Settings for Settings {
+    /// An env, at least one activity, no id twice (a second one would only repeat
+    /// the first one's series).
+    fn check(self) -> Result<Settings, SettingsError> {
+        let env_id = self.env_id.trim();
+        if env_id.is_empty() {
+            return Err(SettingsError::new(
+                "env_id",
+                "env_id is required: the CloudBase env the SMS-marketing activities run in (as the CloudBase console shows it)",
+                &["env_id:"],
+            ));
+        }
+        if self.activities.is_empty() {
+            return Err(SettingsError::new(
+                "activities",
+                "add at least one activity, like `activities: [{activity_id: 21ded5cb…, channel_ids: [_cms_sms_]}]`",
+                &["activities:"],
+            ));
+        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::with_capacity(self.activities.len());
+        for (j, a) in self.activities.into_iter().enumerate() {
+            let key = |k: &str| format!("activities[{j}].{k}");
+            let id = a.activity_id.trim().to_string();
+            if id.is_empty() {
+                return Err(SettingsError::new(key("activity_id"), "the activity_id is empty", &["activity_id:", "activities:"]));
+            }
+            if !seen.insert(id.clone()) {
+                return Err(SettingsError::new(key("activity_id"), format!("activity {id} is listed twice"), &[&id]));
+            }
+            let mut channels = HashSet::new();
+            let mut channel_ids = Vec::with_capacity(a.channel_ids.len());
+            for c in a.channel_ids {
+                let c = c.trim().to_string();
+                if c.is_empty() {
+                    return Err(SettingsError::new(
+                        key("channel_ids"),
+                        "a channel id is empty (CloudBase CMS sends as _cms_sms_)",
+                        &["channel_ids:"],
+                    ));
+                }
+                if !channels.insert(c.clone()) {
+                    return Err(SettingsError::new(key("channel_ids"), format!("channel {c} is listed twice"), &["channel_ids:"]));
+                }
+                channel_ids.push(c);
+            }
+            out.push(Activity { activity_id: id, channel_ids });
+        }
+        Ok(Settings { env_id: env_id.to_string(), activities: out })
+    }
 }
 
 impl fmt::Display for Settings {
@@ -196,23 +278,25 @@ pub struct Condition<'a> {
 
 /// One page of the table, in the HTTPS shape or the cloud call's camelCase one.
 #[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Response {
-    #[serde(default, alias = "dataColumn", deserialize_with = "json::list")]
+    #[serde(alias = "dataColumn", deserialize_with = "json::list")]
     pub data_column: Vec<Column>,
-    #[serde(default, alias = "dataValue", deserialize_with = "json::list")]
+    #[serde(alias = "dataValue", deserialize_with = "json::list")]
     pub data_value: Vec<Row>,
-    #[serde(default, alias = "totalNum", deserialize_with = "json::opt_i64")]
-    pub total_num: Option<i64>,
+    #[serde(alias = "totalNum")]
+    pub total_num: Loose<i64>,
 }
 
 #[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Column {
-    #[serde(default, alias = "colId", deserialize_with = "json::opt_string")]
-    pub col_id: Option<String>,
-    #[serde(default, alias = "colName", deserialize_with = "json::opt_string")]
-    pub col_name: Option<String>,
+    #[serde(alias = "colId")]
+    pub col_id: Loose<String>,
+    #[serde(alias = "colName")]
+    pub col_name: Loose<String>,
     /// "0" string, "1" number, "2" double. Kept raw: a type we cannot read is not numeric.
-    #[serde(default, alias = "colDataType")]
+    #[serde(alias = "colDataType")]
     pub col_data_type: Option<Value>,
 }
 
@@ -394,7 +478,7 @@ where
             other => other?,
         };
         let rows = page.data_value.len() as u64;
-        let total = page.total_num;
+        let total = page.total_num.get();
         out.push(page);
         // Moving on by the rows received, not by the limit asked, keeps every row
         // should WeChat send shorter pages than asked for.
@@ -462,7 +546,7 @@ mod tests {
 
     use super::*;
     use crate::collectors::Account;
-    use crate::simulator::{Options, SimApp, Simulator, SmsActivity, data};
+    use crate::simulator::{Options, SimApp, Simulator, SmsActivity};
     use crate::wechat::client::decode;
 
     const ACT: &str = "21ded5cb6001691405171ba161c603d1";
@@ -525,7 +609,7 @@ mod tests {
         let https = fixture("cloudbase_sms_conversion.json").unwrap();
         let cloud = fixture("cloudbase_sms_conversion_cloud.json").unwrap();
         assert_eq!(https, cloud);
-        assert_eq!(cloud.total_num, Some(1));
+        assert_eq!(cloud.total_num.get(), Some(1));
         assert_eq!(cloud.data_column.len(), 12);
     }
 
@@ -723,7 +807,7 @@ mod tests {
             found.first().copied()
         };
         let cell = |channel: Option<&str>, action: &str, act_type: &str, col: &str| -> String {
-            data::sms_row(&app.appid, &act, action, channel, act_type, true)
+            sim::sms_row(&app.appid, &act, action, channel, act_type, true)
                 .into_iter()
                 .find(|c| c.col_id == col)
                 .unwrap()

@@ -2,19 +2,46 @@
 //! getinterfacesummary (the day) and getinterfacesummaryhour (its hours).
 //!
 //! Both APIs take `YYYY-MM-DD` dates, an end no later than yesterday (UTC+8) and a
-//! span under their maximum (30 days, 1 day). The day served follows the rule of
-//! `visit_trend`: yesterday once WeChat has it, until then the newest day already
-//! seen, and the day before yesterday when nothing that new is held yet.
+//! span under their maximum (30 days, 1 day). The day served follows
+//! [`super::newest`].
+
+pub mod sim;
 
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{BoxFuture, Collector, Output, PollContext};
+use super::datacube::{Daily, Datacube, pick_day};
+use super::kind::{HOUR, MINUTE, OFFICIAL_ACCOUNT};
+use super::{Kind, NoSettings, PollContext, Route};
 use crate::cst;
 use crate::store::{Desc, Sample};
-use crate::wechat::{Api, WechatError, json};
+use crate::wechat::json::Loose;
+use crate::wechat::{Api, WechatError};
+
+pub static KIND: Kind<NoSettings> = Kind {
+    name: "interface_summary",
+    accounts: OFFICIAL_ACCOUNT,
+    default: true,
+    interval: HOUR,
+    comfortable: MINUTE,
+    metrics: &[
+        &CALLBACKS,
+        &FAILURES,
+        &TIME_COST,
+        &MAX_TIME_COST,
+        &HOURLY_CALLBACKS,
+        &HOURLY_FAILURES,
+        &HOURLY_TIME_COST,
+        &HOURLY_MAX_TIME_COST,
+    ],
+    build: |_| Box::<InterfaceSummary>::default(),
+    describe: |_| format!("{} and {} for yesterday (UTC+8)", SUMMARY.name, HOURLY.name),
+    routes: &[Route { api: &SUMMARY, answer: sim::summary }, Route { api: &HOURLY, answer: sim::hourly }],
+    demo: |_| Some("      interface_summary: {interval: 1m}\n".into()),
+    ..Kind::BASE
+};
 
 pub const SUMMARY: Api = Api::post("getinterfacesummary", "/datacube/getinterfacesummary");
 pub const HOURLY: Api = Api::post("getinterfacesummaryhour", "/datacube/getinterfacesummaryhour");
@@ -75,20 +102,15 @@ pub type Response = super::List<Row>;
 
 /// A row of either API (the hourly one adds `ref_hour`). Every value is optional:
 /// a field WeChat leaves out is a missing sample. Costs are in milliseconds.
-#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[derive(Deserialize, Serialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Row {
-    #[serde(default, deserialize_with = "json::opt_string")]
-    pub ref_date: Option<String>,
-    #[serde(default, deserialize_with = "json::opt_i64")]
-    pub ref_hour: Option<i64>,
-    #[serde(default, deserialize_with = "json::opt_f64")]
-    pub callback_count: Option<f64>,
-    #[serde(default, deserialize_with = "json::opt_f64")]
-    pub fail_count: Option<f64>,
-    #[serde(default, deserialize_with = "json::opt_f64")]
-    pub total_time_cost: Option<f64>,
-    #[serde(default, deserialize_with = "json::opt_f64")]
-    pub max_time_cost: Option<f64>,
+    pub ref_date: Loose<String>,
+    pub ref_hour: Loose<i64>,
+    pub callback_count: Loose<f64>,
+    pub fail_count: Loose<f64>,
+    pub total_time_cost: Loose<f64>,
+    pub max_time_cost: Loose<f64>,
 }
 
 /// The hour of the day a `ref_hour` names: WeChat gives 0..23 on the interface
@@ -114,10 +136,10 @@ impl Row {
     fn samples(&self, descs: [&Desc; 4]) -> Vec<Sample> {
         let [callbacks, failures, cost, max_cost] = descs;
         [
-            (callbacks, self.callback_count),
-            (failures, self.fail_count),
-            (cost, self.total_time_cost.map(|ms| ms / 1000.0)),
-            (max_cost, self.max_time_cost.map(|ms| ms / 1000.0)),
+            (callbacks, self.callback_count.get()),
+            (failures, self.fail_count.get()),
+            (cost, self.total_time_cost.get().map(|ms| ms / 1000.0)),
+            (max_cost, self.max_time_cost.get().map(|ms| ms / 1000.0)),
         ]
         .into_iter()
         .filter_map(|(desc, v)| v.map(|v| Sample::new(desc, v)))
@@ -127,14 +149,7 @@ impl Row {
 
 /// Picks the row for `day` among `rows`: the one dated so, or a lone undated row.
 pub fn summary_for(rows: Vec<Row>, day: NaiveDate) -> Option<Row> {
-    let mut rows = rows;
-    if let Some(i) = rows.iter().position(|r| r.date() == Some(day)) {
-        return Some(rows.swap_remove(i));
-    }
-    match rows.len() {
-        1 if rows[0].date().is_none() => rows.pop(),
-        _ => None,
-    }
+    pick_day(rows, |r| r.ref_date.as_deref(), day)
 }
 
 /// The hourly rows of `day`, by hour. Rows of another day or with a `ref_hour` that
@@ -146,19 +161,19 @@ pub fn hours_for(rows: Vec<Row>, day: NaiveDate) -> BTreeMap<u32, Row> {
         if row.date().is_some_and(|d| d != day) {
             continue;
         }
-        match row.ref_hour.and_then(hour_of) {
+        match row.ref_hour.get().and_then(hour_of) {
             Some(h) => {
                 out.entry(h).or_insert(row);
             }
             None => {
-                tracing::warn!(ref_hour = ?row.ref_hour, "getinterfacesummaryhour row without a usable ref_hour; skipped")
+                tracing::warn!(ref_hour = ?row.ref_hour.get(), "getinterfacesummaryhour row without a usable ref_hour; skipped")
             }
         }
     }
     out
 }
 
-/// One day's data, as served (the day itself is kept by [`super::NewestDay`]).
+/// One day's data, as served (the day itself is kept by [`super::newest::Newest`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Day {
     pub summary: Row,
@@ -176,10 +191,11 @@ impl Day {
     }
 }
 
+/// The collector: the newest day's summary and hours.
+pub type InterfaceSummary = Daily<Interface>;
+
 #[derive(Default)]
-pub struct InterfaceSummary {
-    newest: super::NewestDay<Day>,
-}
+pub struct Interface;
 
 /// The rows of `api` for `begin..=end`, asked for in spans the API accepts.
 async fn fetch(
@@ -197,24 +213,22 @@ async fn fetch(
     Ok(rows)
 }
 
-impl InterfaceSummary {
+impl Datacube for Interface {
+    type Period = NaiveDate;
+    type Data = Day;
+
     /// `day`'s data, or None while WeChat has no summary for it. The hours are only
     /// asked for once the day is there.
-    async fn fetch_day(cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Day>, WechatError> {
+    async fn fetch(&self, cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Day>, WechatError> {
         let Some(summary) = summary_for(fetch(cx, &SUMMARY, SUMMARY_MAX_DAYS, day, day).await?, day) else {
             return Ok(None);
         };
         let hours = hours_for(fetch(cx, &HOURLY, HOURLY_MAX_DAYS, day, day).await?, day);
         Ok(Some(Day { summary, hours }))
     }
-}
 
-impl Collector for InterfaceSummary {
-    fn poll<'a>(&'a mut self, cx: &'a PollContext<'a>) -> BoxFuture<'a, Result<Output, WechatError>> {
-        Box::pin(async move {
-            self.newest.refresh(cx.now, |day| Self::fetch_day(cx, day)).await?;
-            Ok(self.newest.output(Day::samples))
-        })
+    fn samples(&self, day: &Day) -> Vec<Sample> {
+        day.samples()
     }
 }
 
@@ -226,7 +240,8 @@ mod tests {
 
     use super::*;
     use crate::collectors::Account;
-    use crate::simulator::{Options, SimApp, Simulator, data};
+    use crate::collectors::Collector;
+    use crate::simulator::{Options, SimApp, Simulator};
     use crate::wechat::client::decode;
 
     fn fixture(name: &str) -> Response {
@@ -317,8 +332,8 @@ mod tests {
         .unwrap();
         let hours = hours_for(rows.list, date(2024, 5, 6));
         assert_eq!(hours.keys().copied().collect::<Vec<_>>(), vec![1, 3]);
-        assert_eq!(hours[&1].callback_count, Some(1.0));
-        assert_eq!(hours[&3].callback_count, Some(6.0));
+        assert_eq!(hours[&1].callback_count.get(), Some(1.0));
+        assert_eq!(hours[&3].callback_count.get(), Some(6.0));
     }
 
     #[test]
@@ -395,12 +410,12 @@ mod tests {
         let at = *now.lock().unwrap();
         let out = c.poll(&PollContext { client: &client, now: at }).await.unwrap();
         assert_eq!(out.data_date, Some(before));
-        let want = data::interface_day(&app.appid, before);
-        assert_eq!(value(&out.samples, &CALLBACKS, None), Some(want.callback_count as f64));
+        let want = sim::day(&app.appid, before);
+        assert_eq!(value(&out.samples, &CALLBACKS, None), want.callback_count.get());
         assert_eq!(value(&out.samples, &MAX_TIME_COST, None), None, "the odd app leaves max_time_cost out");
-        let h13 = data::interface_hour(&app.appid, before, 13);
-        assert_eq!(value(&out.samples, &HOURLY_CALLBACKS, Some("13")), Some(h13.callback_count as f64));
-        assert_eq!(value(&out.samples, &HOURLY_TIME_COST, Some("13")), Some(h13.total_time_cost as f64 / 1000.0));
+        let h13 = sim::hour(&app.appid, before, 13);
+        assert_eq!(value(&out.samples, &HOURLY_CALLBACKS, Some("13")), h13.callback_count.get());
+        assert_eq!(value(&out.samples, &HOURLY_TIME_COST, Some("13")), h13.total_time_cost.get().map(|ms| ms / 1000.0));
         let hourly_calls = sim.calls(HOURLY.path);
         assert_eq!(hourly_calls.len(), 1, "no hours are asked for a day without a summary");
         assert_eq!(hourly_calls[0].body, serde_json::json!({"begin_date": "2024-05-05", "end_date": "2024-05-05"}));
@@ -417,9 +432,9 @@ mod tests {
         *now.lock().unwrap() = later;
         let out = c.poll(&PollContext { client: &client, now: later }).await.unwrap();
         assert_eq!(out.data_date, Some(yesterday));
-        let want = data::interface_day(&app.appid, yesterday);
-        assert_eq!(value(&out.samples, &FAILURES, None), Some(want.fail_count as f64));
-        assert_eq!(value(&out.samples, &TIME_COST, None), Some(want.total_time_cost as f64 / 1000.0));
+        let want = sim::day(&app.appid, yesterday);
+        assert_eq!(value(&out.samples, &FAILURES, None), want.fail_count.get());
+        assert_eq!(value(&out.samples, &TIME_COST, None), want.total_time_cost.get().map(|ms| ms / 1000.0));
         assert_eq!(out.samples.iter().filter(|s| s.desc == HOURLY_CALLBACKS).count(), 24);
         for call in sim.calls(SUMMARY.path).iter().chain(sim.calls(HOURLY.path).iter()) {
             let end = call.body["end_date"].as_str().unwrap();

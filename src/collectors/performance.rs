@@ -2,15 +2,41 @@
 //! first-render times. WeChat hands the series back as JSON inside a string
 //! (`default_time_data`); the newest `ref_date` in it is the value served.
 
+pub mod sim;
+
 use std::fmt;
 
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{BoxFuture, Collector, Output, PollContext};
+use super::kind::{HOUR, MINI_PROGRAM, MINUTE};
+use super::{BoxFuture, Collector, Kind, Output, PollContext, Route, SettingsError};
 use crate::cst;
 use crate::store::{Desc, Sample};
-use crate::wechat::{json, Api, WechatError};
+use crate::wechat::json::{self, Loose};
+use crate::wechat::{Api, WechatError};
+
+pub static KIND: Kind<Settings> = Kind {
+    name: "performance",
+    accounts: MINI_PROGRAM,
+    default: true,
+    interval: HOUR,
+    comfortable: MINUTE,
+    metrics: &[&COST_TIME],
+    build: |s| Box::new(Performance::new(s.clone())),
+    describe: |s| {
+        let queries: Vec<String> = s.queries.iter().map(|q| q.to_string()).collect();
+        format!("{}: {}", API.name, queries.join("; "))
+    },
+    routes: &[Route { api: &API, answer: sim::answer }],
+    demo: |_| {
+        Some(
+            "      performance:\n        interval: 1m\n        queries:\n          - {cost_time_type: startup}\n          - {cost_time_type: download}\n          - {cost_time_type: first_render}\n          - {cost_time_type: download, networktype: wifi}\n"
+                .into(),
+        )
+    },
+    ..Kind::BASE
+};
 
 pub const API: Api = Api::post("getPerformance", "/wxaapi/log/get_performance");
 
@@ -252,9 +278,10 @@ pub struct Request {
 }
 
 #[derive(Deserialize, Debug, Default)]
+#[serde(default)]
 pub struct Response {
-    #[serde(default, alias = "defaultTimeData", deserialize_with = "json::opt_string")]
-    pub default_time_data: Option<String>,
+    #[serde(alias = "defaultTimeData")]
+    pub default_time_data: Loose<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -263,15 +290,13 @@ pub struct TimeData {
     pub list: Vec<Point>,
 }
 
-#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Point {
-    #[serde(default, deserialize_with = "json::opt_string")]
-    pub ref_date: Option<String>,
-    #[serde(default, deserialize_with = "json::opt_i64")]
-    pub cost_time_type: Option<i64>,
+    pub ref_date: Loose<String>,
+    pub cost_time_type: Loose<i64>,
     /// Milliseconds.
-    #[serde(default, deserialize_with = "json::opt_f64")]
-    pub cost_time: Option<f64>,
+    pub cost_time: Loose<f64>,
 }
 
 impl Response {
@@ -287,21 +312,45 @@ impl Response {
         Ok(data
             .list
             .iter()
-            .filter(|p| p.cost_time_type.is_none_or(|t| t == cost_time_type.code()))
-            .filter_map(|p| Some((p.ref_date.as_deref().and_then(cst::parse)?, p.cost_time?)))
+            .filter(|p| p.cost_time_type.get().is_none_or(|t| t == cost_time_type.code()))
+            .filter_map(|p| Some((p.ref_date.as_deref().and_then(cst::parse)?, p.cost_time.get()?)))
             .max_by_key(|(d, _)| *d))
     }
 }
 
 /// Settings of the `performance` collector.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// One series set per query; the default is the three cost_time_types, unfiltered.
+    #[serde(default = "Query::defaults")]
     pub queries: Vec<Query>,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
         Settings { queries: Query::defaults() }
+    }
+}
+
+impl super::Settings for Settings {
+    fn check(self) -> Result<Settings, SettingsError> {
+        let queries = &self.queries;
+        if let Some(i) = queries.iter().enumerate().position(|(i, q)| queries[..i].contains(q)) {
+            return Err(SettingsError::new(
+                format!("queries[{i}]"),
+                format!("query {} is listed twice; each query must be different, or its series would be served twice", queries[i]),
+                &["queries:"],
+            ));
+        }
+        if queries.is_empty() {
+            return Err(SettingsError::new(
+                "queries",
+                "queries is empty; leave it out for the three default queries",
+                &["queries:"],
+            ));
+        }
+        Ok(self)
     }
 }
 
@@ -315,22 +364,40 @@ impl Performance {
     }
 }
 
+impl Performance {
+    /// Every query's newest point in `[first, last]` (UTC+8 days).
+    async fn newest_in(&self, cx: &PollContext<'_>, first: NaiveDate, last: NaiveDate) -> Result<Output, WechatError> {
+        let start = cst::day_start(first);
+        let end = cst::day_start(last + Duration::days(1)) - 1;
+        let mut out = Output::default();
+        for q in &self.settings.queries {
+            let resp: Response = cx.client.post(&API, &q.request(start, end)).await?;
+            if let Some((day, ms)) = resp.newest(q.cost_time_type)? {
+                out.samples.push(q.sample(ms / 1000.0));
+                out.data_date = out.data_date.max(Some(day));
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl Collector for Performance {
     fn poll<'a>(&'a mut self, cx: &'a PollContext<'a>) -> BoxFuture<'a, Result<Output, WechatError>> {
         Box::pin(async move {
-            let today = cst::today(cx.now);
-            let start = cst::day_start(today - Duration::days(LOOKBACK_DAYS));
-            let end = cst::day_start(today) - 1;
-            let mut out = Output::default();
-            for q in &self.settings.queries {
-                let resp: Response = cx.client.post(&API, &q.request(start, end)).await?;
-                if let Some((day, ms)) = resp.newest(q.cost_time_type)? {
-                    out.samples.push(q.sample(ms / 1000.0));
-                    out.data_date = out.data_date.max(Some(day));
-                }
-            }
-            Ok(out)
+            let yesterday = cst::yesterday(cx.now);
+            self.newest_in(cx, yesterday - Duration::days(LOOKBACK_DAYS - 1), yesterday).await
         })
+    }
+
+    fn fetch_day<'a>(
+        &'a self,
+        cx: &'a PollContext<'a>,
+        day: NaiveDate,
+    ) -> Option<BoxFuture<'a, Result<Option<Output>, WechatError>>> {
+        Some(Box::pin(async move {
+            let out = self.newest_in(cx, day, day).await?;
+            Ok(out.data_date.is_some().then_some(out))
+        }))
     }
 }
 
@@ -350,14 +417,14 @@ mod tests {
 
     #[test]
     fn empty_and_broken_inner_json() {
-        let empty = Response { default_time_data: Some(String::new()) };
+        let empty = Response { default_time_data: String::new().into() };
         assert_eq!(empty.newest(CostTimeType::Startup).unwrap(), None);
-        let empty_list = Response { default_time_data: Some(r#"{"list":[]}"#.into()) };
+        let empty_list = Response { default_time_data: Loose(Some(r#"{"list":[]}"#.into())) };
         assert_eq!(empty_list.newest(CostTimeType::Startup).unwrap(), None);
-        let broken = Response { default_time_data: Some(r#"{"list":[{"#.into()) };
+        let broken = Response { default_time_data: Loose(Some(r#"{"list":[{"#.into())) };
         assert_eq!(broken.newest(CostTimeType::Startup).unwrap_err().reason(), "invalid_response");
         let strings = Response {
-            default_time_data: Some(r#"{"list":[{"ref_date":"20240101","cost_time_type":"1","cost_time":"900"}]}"#.into()),
+            default_time_data: Loose(Some(r#"{"list":[{"ref_date":"20240101","cost_time_type":"1","cost_time":"900"}]}"#.into())),
         };
         assert_eq!(strings.newest(CostTimeType::Startup).unwrap().unwrap().1, 900.0);
     }

@@ -24,17 +24,43 @@
 //! than 50), timed by the poll's clock. A window left unfinished (out of budget,
 //! 200010, an error) keeps its progress and resumes at the next poll.
 
+pub mod sim;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
-use super::{BoxFuture, Collector, Output, PollContext};
+use super::kind::{MINI_PROGRAM, MINUTE};
+use super::{BoxFuture, Collector, Kind, Output, PollContext, Route};
 use crate::cst;
 use crate::store::{Desc, Sample};
-use crate::wechat::{json, Api, WechatError};
+use crate::wechat::json::{self, Loose};
+use crate::wechat::{Api, WechatError};
+
+pub static KIND: Kind<Settings> = Kind {
+    name: "realtime_log",
+    accounts: MINI_PROGRAM,
+    default: true,
+    interval: MINUTE,
+    // Windows move on a 10-second grid; polling more often finds nothing new.
+    // The search budget holds at any interval.
+    comfortable: Duration::from_secs(GRAIN as u64),
+    metrics: &[&RECORDS],
+    build: |s| Box::new(RealtimeLog::new(s.clone())),
+    describe: |s| s.to_string(),
+    routes: &[Route { api: &API, answer: sim::answer }],
+    sim_state: Some(|| Box::new(sim::Logs::default())),
+    // A short settle, so counters move within a minute of starting; the simulator
+    // indexes records up to 20s late. One app shows the url breakdown.
+    demo: |app| {
+        let by_url = if app.odd { "" } else { ", by_url: true" };
+        Some(format!("      realtime_log: {{interval: 15s, settle: 30s{by_url}}}\n"))
+    },
+    ..Kind::BASE
+};
 
 pub const API: Api = Api::get("realtimelogSearch", "/wxaapi/userlog/userlog_search").with_no_data(&[ERR_NO_DATA]);
 
@@ -116,16 +142,39 @@ impl Level {
 }
 
 /// Settings of the `realtime_log` collector.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Settings {
+    /// A window is searched only once it is this old (records index late).
+    #[serde(deserialize_with = "settle")]
     pub settle: Duration,
+    /// Searches a minute for this app, under WeChat's 50.
+    #[serde(deserialize_with = "budget")]
     pub budget: u32,
+    /// Adds a `url` label (the page path); off: cardinality.
     pub by_url: bool,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
         Settings { settle: Duration::from_secs(60), budget: 40, by_url: false }
+    }
+}
+
+impl super::Settings for Settings {}
+
+fn settle<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    crate::config::duration(d)?.ok_or_else(|| serde::de::Error::custom("settle needs a duration, like 1m"))
+}
+
+/// Searches a minute: 1 to WeChat's limit, checked here so the error points at the line.
+fn budget<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = i64::deserialize(d)?;
+    match u32::try_from(n) {
+        Ok(n) if (1..=WECHAT_LIMIT).contains(&n) => Ok(n),
+        _ => Err(serde::de::Error::custom(format!(
+            "budget {n} is not within 1..={WECHAT_LIMIT}: WeChat refuses more than {WECHAT_LIMIT} realtime log searches a minute per app; the default 40 leaves room for other users of the app"
+        ))),
     }
 }
 
@@ -230,27 +279,25 @@ pub struct Response {
 }
 
 #[derive(Deserialize, Debug, Default)]
+#[serde(default)]
 pub struct Data {
-    #[serde(default, deserialize_with = "json::list")]
+    #[serde(deserialize_with = "json::list")]
     pub list: Vec<Record>,
-    #[serde(default, deserialize_with = "json::opt_i64")]
-    pub total: Option<i64>,
+    pub total: Loose<i64>,
 }
 
 /// The fields of a record the collector reads; user id and message are never read.
 #[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Record {
-    #[serde(default, deserialize_with = "json::opt_i64")]
-    pub level: Option<i64>,
-    #[serde(default, deserialize_with = "json::opt_i64")]
-    pub timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "json::opt_string")]
-    pub url: Option<String>,
+    pub level: Loose<i64>,
+    pub timestamp: Loose<i64>,
+    pub url: Loose<String>,
 }
 
 impl Record {
     pub fn level(&self) -> Level {
-        Level::of(self.level.unwrap_or(0))
+        Level::of(self.level.get().unwrap_or(0))
     }
 
     /// The page path, without a query string (which would make a series per visit).
@@ -263,7 +310,7 @@ impl Record {
 impl Response {
     fn into_parts(self) -> Result<(u64, Vec<Record>), WechatError> {
         let data = self.data.unwrap_or_default();
-        let total = match data.total {
+        let total = match data.total.get() {
             Some(t) if t >= 0 => t as u64,
             Some(t) => return Err(WechatError::InvalidResponse(format!("data.total is {t}"))),
             // An empty list may come without a total; records without one cannot be paged.
@@ -430,7 +477,7 @@ impl RealtimeLog {
                 *total = Some(now_total);
                 for r in &list {
                     // A record outside the window is another window's.
-                    if r.timestamp.is_some_and(|t| !w.contains(t)) {
+                    if r.timestamp.get().is_some_and(|t| !w.contains(t)) {
                         continue;
                     }
                     *counts.entry((r.page(), r.level())).or_insert(0) += 1;

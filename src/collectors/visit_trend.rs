@@ -1,17 +1,34 @@
 //! `visit_trend`: getDailyVisitTrend, a mini program's visits of one day.
-//!
-//! The request date is yesterday in UTC+8. WeChat fills yesterday in some hours
-//! into today; until then the newest day already seen is served, and a collector
-//! that has nothing newer than the day before yesterday asks for that day, so a
-//! restart in the early hours does not leave dashboards empty.
+//! The weekly and monthly trends read the same row; see [`Row::samples`].
+
+pub mod sim;
+
+use std::marker::PhantomData;
 
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{BoxFuture, Collector, Output, PollContext};
-use crate::cst;
+use super::datacube::{Daily, Datacube, pick_period};
+use super::newest::Period;
+use super::kind::{HOUR, MINI_PROGRAM, MINUTE};
+use super::{Kind, NoSettings, PollContext, Route};
 use crate::store::{Desc, Sample};
-use crate::wechat::{json, Api, WechatError};
+use crate::wechat::json::Loose;
+use crate::wechat::{Api, WechatError};
+
+pub static KIND: Kind<NoSettings> = Kind {
+    name: "visit_trend",
+    accounts: MINI_PROGRAM,
+    default: true,
+    interval: HOUR,
+    comfortable: MINUTE,
+    metrics: &[&SESSIONS, &PV, &UV, &UV_NEW, &STAY_PER_USER, &STAY_PER_SESSION, &DEPTH],
+    build: |_| Box::<VisitTrend>::default(),
+    describe: |_| format!("{} for yesterday (UTC+8)", API.name),
+    routes: &[Route { api: &API, answer: sim::answer }],
+    demo: |_| Some("      visit_trend: {interval: 1m}\n".into()),
+    ..Kind::BASE
+};
 
 pub const API: Api = Api::post("getDailyVisitTrend", "/datacube/getweanalysisappiddailyvisittrend");
 
@@ -34,77 +51,90 @@ pub type Request = super::DateSpan;
 
 pub type Response = super::List<Row>;
 
-/// A day's row. Every value is optional: a field WeChat leaves out is a missing sample.
-#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+/// The seven metrics of a visit trend row, in the order of [`Row::samples`].
+pub type Descs = [&'static Desc; 7];
+
+pub const DAILY: Descs = [&SESSIONS, &PV, &UV, &UV_NEW, &STAY_PER_USER, &STAY_PER_SESSION, &DEPTH];
+
+/// A row of the daily, weekly or monthly trend. A field WeChat leaves out is a
+/// missing sample.
+#[derive(Deserialize, Serialize, Debug, Default, Clone, PartialEq)]
+#[serde(default)]
 pub struct Row {
-    #[serde(default, alias = "refDate", deserialize_with = "json::opt_string")]
-    pub ref_date: Option<String>,
-    #[serde(default, alias = "sessionCnt", deserialize_with = "json::opt_f64")]
-    pub session_cnt: Option<f64>,
-    #[serde(default, alias = "visitPv", deserialize_with = "json::opt_f64")]
-    pub visit_pv: Option<f64>,
-    #[serde(default, alias = "visitUv", deserialize_with = "json::opt_f64")]
-    pub visit_uv: Option<f64>,
-    #[serde(default, alias = "visitUvNew", deserialize_with = "json::opt_f64")]
-    pub visit_uv_new: Option<f64>,
-    #[serde(default, alias = "stayTimeUv", deserialize_with = "json::opt_f64")]
-    pub stay_time_uv: Option<f64>,
-    #[serde(default, alias = "stayTimeSession", deserialize_with = "json::opt_f64")]
-    pub stay_time_session: Option<f64>,
-    #[serde(default, alias = "visitDepth", deserialize_with = "json::opt_f64")]
-    pub visit_depth: Option<f64>,
+    #[serde(alias = "refDate")]
+    pub ref_date: Loose<String>,
+    #[serde(alias = "sessionCnt")]
+    pub session_cnt: Loose<f64>,
+    #[serde(alias = "visitPv")]
+    pub visit_pv: Loose<f64>,
+    #[serde(alias = "visitUv")]
+    pub visit_uv: Loose<f64>,
+    #[serde(alias = "visitUvNew")]
+    pub visit_uv_new: Loose<f64>,
+    #[serde(alias = "stayTimeUv")]
+    pub stay_time_uv: Loose<f64>,
+    #[serde(alias = "stayTimeSession")]
+    pub stay_time_session: Loose<f64>,
+    #[serde(alias = "visitDepth")]
+    pub visit_depth: Loose<f64>,
 }
 
 impl Row {
     /// The row's samples: one per field WeChat sent.
     pub fn samples(&self) -> Vec<Sample> {
-        [
-            (&SESSIONS, self.session_cnt),
-            (&PV, self.visit_pv),
-            (&UV, self.visit_uv),
-            (&UV_NEW, self.visit_uv_new),
-            (&STAY_PER_USER, self.stay_time_uv),
-            (&STAY_PER_SESSION, self.stay_time_session),
-            (&DEPTH, self.visit_depth),
-        ]
-        .into_iter()
-        .filter_map(|(desc, v)| v.map(|v| Sample::new(desc, v)))
-        .collect()
+        self.samples_as(&DAILY)
+    }
+
+    /// The row's samples under `descs` (the daily, weekly or monthly seven).
+    pub fn samples_as(&self, descs: &Descs) -> Vec<Sample> {
+        let values = [
+            &self.session_cnt,
+            &self.visit_pv,
+            &self.visit_uv,
+            &self.visit_uv_new,
+            &self.stay_time_uv,
+            &self.stay_time_session,
+            &self.visit_depth,
+        ];
+        descs.iter().zip(values).filter_map(|(desc, v)| v.get().map(|v| Sample::new(desc, v))).collect()
     }
 }
 
 impl Response {
     /// The row for `day`: the one dated so, or a lone undated row.
     pub fn row_for(self, day: NaiveDate) -> Option<Row> {
-        let mut rows = self.list;
-        if let Some(i) = rows.iter().position(|r| r.ref_date.as_deref().and_then(cst::parse) == Some(day)) {
-            return Some(rows.swap_remove(i));
-        }
-        match rows.len() {
-            1 if rows[0].ref_date.as_deref().and_then(cst::parse).is_none() => rows.pop(),
-            _ => None,
-        }
+        pick_period(self.list, |r| r.ref_date.as_deref(), day)
     }
 }
 
-#[derive(Default)]
-pub struct VisitTrend {
-    newest: super::NewestDay<Row>,
+/// The collector: the newest day's row.
+pub type VisitTrend = Daily<Trend<NaiveDate>>;
+
+/// The visit trend of a day, a week or a month: one API each, the same row, and
+/// metric names of their own.
+pub struct Trend<P: 'static> {
+    pub api: &'static Api,
+    pub descs: &'static Descs,
+    pub period: PhantomData<fn() -> P>,
 }
 
-impl VisitTrend {
-    async fn fetch(cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Row>, WechatError> {
-        let resp: Response = cx.client.post(&API, &Request::for_day(day)).await?;
-        Ok(resp.row_for(day))
+impl Default for Trend<NaiveDate> {
+    fn default() -> Trend<NaiveDate> {
+        Trend { api: &API, descs: &DAILY, period: PhantomData }
     }
 }
 
-impl Collector for VisitTrend {
-    fn poll<'a>(&'a mut self, cx: &'a PollContext<'a>) -> BoxFuture<'a, Result<Output, WechatError>> {
-        Box::pin(async move {
-            self.newest.refresh(cx.now, |day| Self::fetch(cx, day)).await?;
-            Ok(self.newest.output(Row::samples))
-        })
+impl<P: Period> Datacube for Trend<P> {
+    type Period = P;
+    type Data = Row;
+
+    async fn fetch(&self, cx: &PollContext<'_>, period: P) -> Result<Option<Row>, WechatError> {
+        let resp: Response = cx.client.post(self.api, &Request::period(period)).await?;
+        Ok(pick_period(resp.list, |r| r.ref_date.as_deref(), period))
+    }
+
+    fn samples(&self, row: &Row) -> Vec<Sample> {
+        row.samples_as(self.descs)
     }
 }
 
@@ -122,9 +152,9 @@ mod tests {
     fn seed_example_parses_and_leaves_out_missing_fields() {
         let day = NaiveDate::from_ymd_opt(2017, 3, 13).unwrap();
         let row = fixture("visit_trend.json").row_for(day).unwrap();
-        assert_eq!(row.session_cnt, Some(142549.0));
-        assert_eq!(row.visit_depth, Some(1.9838));
-        assert_eq!(row.stay_time_uv, None, "the seed leaves stay_time_uv out");
+        assert_eq!(row.session_cnt.get(), Some(142549.0));
+        assert_eq!(row.visit_depth.get(), Some(1.9838));
+        assert_eq!(row.stay_time_uv.get(), None, "the seed leaves stay_time_uv out");
         let samples = row.samples();
         assert_eq!(samples.len(), 6);
         assert!(samples.iter().all(|s| s.desc != STAY_PER_USER));
@@ -147,9 +177,9 @@ mod tests {
         )
         .unwrap();
         let row = r.row_for(day).unwrap();
-        assert_eq!(row.session_cnt, Some(12.0));
-        assert_eq!(row.visit_depth, Some(2.5));
-        assert_eq!(row.visit_uv, None);
+        assert_eq!(row.session_cnt.get(), Some(12.0));
+        assert_eq!(row.visit_depth.get(), Some(2.5));
+        assert_eq!(row.visit_uv.get(), None);
         let empty: Response = crate::wechat::client::decode(br#"{"list":[]}"#).unwrap();
         assert_eq!(empty.row_for(day), None);
         let null: Response = crate::wechat::client::decode(br#"{"list":null}"#).unwrap();

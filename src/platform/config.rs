@@ -274,7 +274,7 @@ pub fn check<C>(
                 cx.error(line, key(&format!("collectors.{}.{}", account.as_str(), e.key)), e.message)
             })?;
             for c in &collectors {
-                let (interval, comfortable) = (c.interval, c.spec.info().comfortable_interval);
+                let (interval, comfortable) = (c.interval, c.spec.kind().comfortable_interval());
                 if interval < crate::config::MIN_INTERVAL {
                     let range = range();
                     let block = line_in(cx.text, range, &[&format!("{}:", c.spec.name())]);

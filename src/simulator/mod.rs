@@ -3,14 +3,10 @@
 //! applies WeChat's date rules and error codes, and can be told to misbehave
 //! (an errcode, an HTTP error page, a hang, a broken body) for one call.
 
-mod cloudbase_sms;
 pub mod data;
-mod interface_summary;
-mod performance;
 pub mod platform;
-pub mod realtime_log;
-mod visit_trend;
 
+use std::any::{Any, TypeId};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -24,7 +20,7 @@ use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use crate::collectors::Account;
+use crate::collectors::{Account, COLLECTORS, Route};
 use crate::cst;
 
 /// An app the simulator knows.
@@ -152,12 +148,15 @@ pub struct SimState {
     issued: Mutex<Vec<String>>,
     calls: Mutex<Vec<Call>>,
     faults: Mutex<HashMap<(String, String), VecDeque<Fault>>>,
-    realtime_logs: realtime_log::Logs,
+    /// What the collectors' answers keep between calls, by type.
+    states: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    /// Every collector's answers, by API path.
+    routes: HashMap<&'static str, &'static Route>,
     platforms: platform::Platforms,
 }
 
 impl SimState {
-    fn now(&self) -> DateTime<Utc> {
+    pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
     }
 
@@ -172,8 +171,9 @@ impl SimState {
         day < self.yesterday() || (day == self.yesterday() && now.with_timezone(&cst::offset()).hour() >= self.publish_hour)
     }
 
-    pub fn realtime_logs(&self) -> &realtime_log::Logs {
-        &self.realtime_logs
+    /// The state of type `T` a collector's answers keep.
+    pub fn state<T: Any>(&self) -> Option<&T> {
+        self.states.get(&TypeId::of::<T>()).and_then(|s| s.downcast_ref())
     }
 
     fn app(&self, appid: &str) -> Option<&SimApp> {
@@ -230,6 +230,22 @@ pub fn errcode(code: i64, msg: &str) -> Value {
     json!({"errcode": code, "errmsg": format!("{msg} rid: sim-{:08x}", fastrand::u32(..))})
 }
 
+/// A collector's row as WeChat sends it: its fields by their WeChat names, a
+/// field without a value left out. For an odd app, the fields named in `as_text`
+/// carry their numbers as strings, as some real answers do.
+pub fn wire(row: &impl serde::Serialize, app: &SimApp, as_text: &[&str]) -> Value {
+    let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|_, x| !x.is_null());
+        for (k, x) in o.iter_mut() {
+            if app.odd && as_text.contains(&k.as_str()) && x.is_number() {
+                *x = Value::String(x.to_string());
+            }
+        }
+    }
+    v
+}
+
 /// A running simulator; it stops when dropped.
 pub struct Simulator {
     pub addr: SocketAddr,
@@ -260,7 +276,12 @@ impl Simulator {
             issued: Mutex::default(),
             calls: Mutex::default(),
             faults: Mutex::default(),
-            realtime_logs: realtime_log::Logs::default(),
+            states: COLLECTORS
+                .iter()
+                .filter_map(|k| k.sim_state())
+                .map(|s| ((*s).type_id(), s))
+                .collect(),
+            routes: COLLECTORS.iter().flat_map(|k| k.routes()).map(|r| (r.api.path, r)).collect(),
             platforms: platform::Platforms::default(),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -305,9 +326,9 @@ impl Simulator {
         Ok(AppClient::new(Arc::from(app.name.as_str()), shared, credential))
     }
 
-    /// The realtime log streams: append records, turn the generator off, read the search rate.
-    pub fn realtime_logs(&self) -> &realtime_log::Logs {
-        self.state.realtime_logs()
+    /// The state of type `T` a collector's answers keep (the realtime log streams).
+    pub fn state<T: Any>(&self) -> Option<&T> {
+        self.state.state()
     }
 
     /// The tokens currently valid.
@@ -378,16 +399,10 @@ async fn handle(
     let Some(app) = st.app(&appid).cloned().or_else(|| st.platforms.app(&appid)) else {
         return reply(errcode(40013, "invalid appid"));
     };
-    let answer = match path.as_str() {
-        visit_trend::PATH => visit_trend::answer(&st, &app, &req),
-        performance::PATH => performance::answer(&st, &app, &req),
-        interface_summary::SUMMARY_PATH => interface_summary::summary(&st, &app, &req),
-        interface_summary::HOURLY_PATH => interface_summary::hourly(&st, &app, &req),
-        cloudbase_sms::PATH => cloudbase_sms::answer(&st, &app, &req),
-        realtime_log::PATH => realtime_log::answer(&st, &app, &req),
-        _ => return (StatusCode::NOT_FOUND, "<html><body>404 Not Found</body></html>").into_response(),
-    };
-    reply(answer)
+    match st.routes.get(path.as_str()) {
+        Some(route) => reply((route.answer)(&st, &app, &req)),
+        None => (StatusCode::NOT_FOUND, "<html><body>404 Not Found</body></html>").into_response(),
+    }
 }
 
 fn record(st: &SimState, path: &str, appid: Option<&str>, body: &Value) {
@@ -490,6 +505,15 @@ pub fn check_dates(st: &SimState, req: &Value, dashed: bool, max_days: i64) -> R
     Ok((begin, end))
 }
 
+/// Where a mini program's answer for one day starts: 48001 for another account
+/// kind, then the date rules for one day (`yyyymmdd`, yesterday at the latest).
+pub fn mini_program_day(st: &SimState, app: &SimApp, req: &Value) -> Result<NaiveDate, Value> {
+    if app.account != Account::Miniprogram {
+        return Err(errcode(48001, "api unauthorized"));
+    }
+    check_dates(st, req, false, 1).map(|(_, day)| day)
+}
+
 /// The demo's apps: two mini programs (one of them answering oddly; the other
 /// running an SMS-marketing activity on CloudBase) and an Official Account.
 pub fn demo_apps() -> Vec<SimApp> {
@@ -508,33 +532,15 @@ pub fn demo_apps() -> Vec<SimApp> {
     ]
 }
 
-/// A config for the exporter that polls `sim`'s apps, with short intervals so a
-/// demo shows change soon.
+/// A config for the exporter that polls `sim`'s apps with every collector that
+/// has a demo block for them, at short intervals so a demo shows change soon.
 pub fn demo_config(base_url: &str, apps: &[SimApp]) -> String {
     let mut out = format!("wechat:\n  base_url: {base_url}\n  timeout: 5s\napps:\n");
     for a in apps {
         out.push_str(&a.config_entry());
-        if a.account == Account::Miniprogram {
-            out.push_str(
-                "    collectors:\n      visit_trend: {interval: 1m}\n      performance:\n        interval: 1m\n        queries:\n          - {cost_time_type: startup}\n          - {cost_time_type: download}\n          - {cost_time_type: first_render}\n          - {cost_time_type: download, networktype: wifi}\n",
-            );
-            // A short settle, so counters move within a minute of starting; the
-            // simulator indexes records up to 20s late. One app shows the url breakdown.
-            let by_url = if a.odd { "" } else { ", by_url: true" };
-            out.push_str(&format!("      realtime_log: {{interval: 15s, settle: 30s{by_url}}}\n"));
-            // The config takes one env per app: the first activity's, with every activity there.
-            if let Some(env) = a.sms.first().map(|s| s.env_id.as_str()) {
-                out.push_str(&format!("      cloudbase_sms:\n        interval: 1m\n        env_id: {env}\n        activities:\n"));
-                for act in a.sms.iter().filter(|s| s.env_id == env) {
-                    out.push_str(&format!(
-                        "          - activity_id: {}\n            channel_ids: [{}]\n",
-                        act.activity_id,
-                        act.channels.join(", ")
-                    ));
-                }
-            }
-        } else {
-            out.push_str("    collectors:\n      interface_summary: {interval: 1m}\n");
+        out.push_str("    collectors:\n");
+        for kind in COLLECTORS.iter().filter(|k| k.accounts().contains(&a.account)) {
+            out.extend(kind.demo(a));
         }
     }
     out

@@ -13,11 +13,9 @@ use std::sync::Mutex;
 use chrono::{Duration, NaiveDate};
 use serde_json::{json, Value};
 
-use super::{data, errcode, SimApp, SimState};
 use crate::collectors::Account;
 use crate::cst;
-
-pub const PATH: &str = "/wxaapi/userlog/userlog_search";
+use crate::simulator::{SimApp, SimState, data, errcode};
 /// Searches a minute per app before 200010.
 pub const LIMIT_PER_MINUTE: usize = 50;
 /// The largest page served.
@@ -185,7 +183,9 @@ pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
         return errcode(48001, "api unauthorized");
     }
     let now = st.now();
-    let logs = st.realtime_logs();
+    let Some(logs) = st.state::<Logs>() else {
+        return errcode(-1, "system error");
+    };
     if !logs.admit(&app.appid, now.timestamp()) {
         return errcode(200010, "operation too frequent, limit 50 per minute");
     }

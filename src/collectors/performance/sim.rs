@@ -1,13 +1,24 @@
 //! getPerformance as WeChat answers it: the series as JSON inside a string.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use serde_json::{json, Value};
 
-use super::{data, errcode, SimApp, SimState};
 use crate::collectors::Account;
 use crate::cst;
+use crate::simulator::data::int;
+use crate::simulator::{SimApp, SimState, errcode};
 
-pub const PATH: &str = "/wxaapi/log/get_performance";
+/// getPerformance's cost in milliseconds for one app, day and query (in WeChat's codes).
+pub fn cost_ms(appid: &str, day: NaiveDate, cost_time_type: i64, filters: &str) -> u64 {
+    let d = cst::compact(day);
+    let t = cost_time_type.to_string();
+    let (lo, hi) = match cost_time_type {
+        1 => (800, 4_000),
+        2 => (200, 2_500),
+        _ => (100, 1_500),
+    };
+    int(&[appid, &d, &t, filters], lo, hi)
+}
 
 /// The filters of a request, joined as the key of its values.
 pub fn filters(req: &Value) -> String {
@@ -34,7 +45,7 @@ pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
     let last = cst::date_of(end).min(st.yesterday());
     while day <= last {
         if st.published(day) {
-            let ms = data::cost_ms(&app.appid, day, t, &f);
+            let ms = cost_ms(&app.appid, day, t, &f);
             list.push(json!({"ref_date": cst::compact(day), "cost_time_type": t, "cost_time": ms}));
         }
         day += Duration::days(1);
