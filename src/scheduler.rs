@@ -140,9 +140,6 @@ impl Poller {
             (now, result) = self.try_once().await;
         }
         let key: StatusKey = (self.app.name.clone(), self.name);
-        if let Err(e) = &result {
-            tracing::warn!(app = &*self.app.name, collector = self.name, reason = %e.reason(), error = %e, "poll failed");
-        }
         // Status and store change together, under the status lock: a reload that removed
         // this pair while it polled has taken its status away, and then nothing is written
         // back (an aborted task runs on to its next await).
@@ -172,6 +169,12 @@ impl Poller {
             }
         };
         store_exporter_part(&self.shared, &status, &self.app, &self.client);
+        drop(status);
+        // Said once the failure is counted in the store, so what the log says has happened a
+        // scrape shows too.
+        if let Err(e) = &result {
+            tracing::warn!(app = &*self.app.name, collector = self.name, reason = %e.reason(), error = %e, "poll failed");
+        }
         result
     }
 

@@ -80,6 +80,9 @@ async fn every_fault_shows_and_heals() {
     let mut healed = vec![false; cases.len()];
     while healed.iter().any(|h| !h) {
         assert!(Instant::now() < deadline, "not all faults healed: {healed:?} down seen: {seen_down:?}\n{}", exp.log());
+        // The log is read before the scrape: a failure logged by then is already counted
+        // in the store (the poller counts, then logs), so the scrape must show it.
+        let log = exp.log();
         let lines = parse(&exp.get("/metrics").await.1);
         for (i, (app, case)) in apps.iter().zip(&cases).enumerate() {
             let a = ("app", app.name.as_str());
@@ -99,7 +102,7 @@ async fn every_fault_shows_and_heals() {
             );
             // A failed poll is followed by another within an eighth of the interval, so the
             // log (not only `up`, which may be 0 only briefly) says whether one failed.
-            if up == Some(0.0) || exp.log().contains(&format!("message=\"poll failed\" app={} collector=visit_trend ", app.name)) {
+            if up == Some(0.0) || log.contains(&format!("message=\"poll failed\" app={} collector=visit_trend ", app.name)) {
                 seen_down[i] = true;
                 assert!(failures.is_some(), "app {} is down without a counted {} failure", app.name, case.reason);
             }
