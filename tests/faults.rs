@@ -80,8 +80,7 @@ async fn every_fault_shows_and_heals() {
     let mut healed = vec![false; cases.len()];
     while healed.iter().any(|h| !h) {
         assert!(Instant::now() < deadline, "not all faults healed: {healed:?} down seen: {seen_down:?}\n{}", exp.log());
-        // The log is read before the scrape: a failure logged by then is already counted
-        // in the store (the poller counts, then logs), so the scrape must show it.
+        // The log first: a poll it says has failed is counted in the scrape that follows.
         let log = exp.log();
         let lines = parse(&exp.get("/metrics").await.1);
         for (i, (app, case)) in apps.iter().zip(&cases).enumerate() {
