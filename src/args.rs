@@ -24,7 +24,7 @@ pub enum LogFormat {
 #[command(name = "wechat-exporter", version, about = "Prometheus exporter for WeChat Mini Program and Official Account data APIs")]
 pub struct Args {
     /// YAML config file.
-    #[arg(long = "config.file", env = "WECHAT_EXPORTER_CONFIG_FILE", default_value = "wechat-exporter.yml")]
+    #[arg(long = "config.file", global = true, env = "WECHAT_EXPORTER_CONFIG_FILE", default_value = "wechat-exporter.yml")]
     pub config_file: PathBuf,
 
     /// Parse and validate the config, print what would be polled, and exit (no network).
@@ -57,11 +57,11 @@ pub struct Args {
     pub auth_concurrency: Option<u32>,
 
     /// Log level.
-    #[arg(long = "log.level", env = "WECHAT_EXPORTER_LOG_LEVEL", value_enum, default_value = "info")]
+    #[arg(long = "log.level", global = true, env = "WECHAT_EXPORTER_LOG_LEVEL", value_enum, default_value = "info")]
     pub log_level: LogLevel,
 
     /// Log format.
-    #[arg(long = "log.format", env = "WECHAT_EXPORTER_LOG_FORMAT", value_enum, default_value = "logfmt")]
+    #[arg(long = "log.format", global = true, env = "WECHAT_EXPORTER_LOG_FORMAT", value_enum, default_value = "logfmt")]
     pub log_format: LogFormat,
 
     /// Start the built-in WeChat simulator on loopback and poll it: no config or credentials needed.
@@ -80,6 +80,16 @@ pub struct Args {
     /// `wechat-exporter-2` is read as its ordinal, 2.
     #[arg(long = "shard.index", env = "WECHAT_EXPORTER_SHARD_INDEX", default_value = "0", value_parser = shard_index)]
     pub shard_index: u32,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do instead of serving /metrics.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Write past days as OpenMetrics with timestamps, for `promtool tsdb create-blocks-from openmetrics`.
+    Backfill(crate::backfill::BackfillArgs),
 }
 
 /// A path for the metrics that no other endpoint uses and that routes as it reads.

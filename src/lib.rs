@@ -5,6 +5,7 @@
 //! → [`collectors`] → [`store`] → [`web`].
 
 pub mod args;
+pub mod backfill;
 pub mod collectors;
 pub mod config;
 pub mod cst;

@@ -7,7 +7,7 @@ use clap::Parser;
 use tokio::sync::mpsc;
 use tracing_subscriber::prelude::*;
 
-use wechat_exporter::args::{listen_addr, Args, LogFormat, LogLevel};
+use wechat_exporter::args::{listen_addr, Args, Command, LogFormat, LogLevel};
 use wechat_exporter::config::{self, Config};
 use wechat_exporter::scheduler::{self, Scheduler, Shared};
 use wechat_exporter::simulator::{self, Simulator};
@@ -147,6 +147,14 @@ async fn run(args: Args) -> Result<ExitCode> {
     };
     for w in &config.warnings {
         tracing::warn!("{w}");
+    }
+    if let Some(Command::Backfill(b)) = &args.command {
+        // The signal handlers above stay installed: a stop must end the backfill here.
+        return tokio::select! {
+            code = wechat_exporter::backfill::command(&config, b) => Ok(code?),
+            _ = term.recv() => Ok(wechat_exporter::backfill::interrupted()),
+            _ = tokio::signal::ctrl_c() => Ok(wechat_exporter::backfill::interrupted()),
+        };
     }
     if args.config_check {
         if args.shard_count > 1 {

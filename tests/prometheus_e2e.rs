@@ -11,9 +11,7 @@ mod common;
 mod ops;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -32,25 +30,10 @@ const BUILTINS: [(&str, &str); 6] = [
     ("__range_ms", "3600000"),
 ];
 
-/// A real Prometheus on loopback, stopped (and its storage removed) when dropped.
+/// Prometheus scraping the exporter as the example config does.
 struct Prometheus {
-    child: Child,
-    url: String,
-    dir: PathBuf,
+    inner: common::prometheus::Prometheus,
     job: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// prometheus/prometheus.yml, scraping `target` instead of localhost:9767 every 2 seconds, with
@@ -84,81 +67,28 @@ fn config_from_example(target: &str) -> (Value, String) {
 }
 
 impl Prometheus {
-    /// Starts Prometheus and waits until it is ready. A port taken between choosing it and
-    /// Prometheus binding it (by another test) is tried again with a new one.
+    /// Starts Prometheus on the storage in `dir`/data and waits until it is ready.
     async fn start(exporter_addr: &str, dir: &std::path::Path) -> Prometheus {
-        for _ in 0..3 {
-            let mut prom = Prometheus::spawn(exporter_addr, dir.to_path_buf());
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                if let Ok(Some(_)) = prom.child.try_wait() {
-                    if prom.log().contains("address already in use") {
-                        break;
-                    }
-                    prom.assert_running();
-                }
-                let ready = prom.http.get(format!("{}/-/ready", prom.url)).send().await;
-                if ready.is_ok_and(|r| r.status().is_success()) {
-                    return prom;
-                }
-                assert!(Instant::now() < deadline, "prometheus was not ready within 20s\n{}", prom.log());
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        panic!("prometheus found no free port in 3 tries");
-    }
-
-    fn spawn(exporter_addr: &str, dir: PathBuf) -> Prometheus {
-        let bin = ops::prometheus();
         let (config, job) = config_from_example(exporter_addr);
-        // JSON is YAML, so Prometheus reads this as it is.
-        let config_path = dir.join("prometheus.yml");
-        std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-        let child = Command::new(bin)
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("prometheus starts");
-        Prometheus { child, url: format!("http://127.0.0.1:{port}"), dir, job, http: reqwest::Client::new() }
+        let inner = common::prometheus::Prometheus::start_in(&ops::prometheus(), &config, &[], dir.to_path_buf()).await;
+        Prometheus { inner, job }
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
+        self.inner.log()
     }
 
-    /// Fails the test, with Prometheus's log, if Prometheus has stopped.
     fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("prometheus exited ({status}):\n{}", self.log());
-        }
+        self.inner.assert_running()
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Option<Value> {
-        let resp = self.http.get(format!("{}{path}", self.url)).query(query).send().await.ok()?;
-        resp.json().await.ok()
+        self.inner.get(path, query).await
     }
 
     /// An instant query: Ok(one value a series) or Err(Prometheus's error).
     async fn query(&self, expr: &str) -> Result<Vec<f64>, String> {
-        let answer = self.get("/api/v1/query", &[("query", expr)]).await.ok_or("no answer from Prometheus")?;
-        if answer["status"] != "success" {
-            return Err(format!("{}: {}", answer["errorType"], answer["error"]));
-        }
-        let data = &answer["data"];
-        let number = |v: &Value| v[1].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
-        Ok(match data["resultType"].as_str() {
-            Some("vector") => data["result"].as_array().unwrap().iter().map(|s| number(&s["value"])).collect(),
-            Some("scalar") => vec![number(&data["result"])],
-            Some("matrix") => data["result"].as_array().unwrap().iter().filter_map(|s| s["values"].as_array()?.last().map(number)).collect(),
-            other => return Err(format!("unexpected result type {other:?}")),
-        })
+        self.inner.query(expr).await
     }
 
     /// Waits until the exporter is a healthy target and has been scraped a few times, so

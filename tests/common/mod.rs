@@ -1,6 +1,8 @@
 //! Shared test harness: the real binary, the simulator, and readers for the exposition.
 #![allow(dead_code)]
 
+pub mod prometheus;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
