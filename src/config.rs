@@ -38,6 +38,9 @@ pub struct Config {
 pub struct WechatSettings {
     pub client: ClientSettings,
     pub token_mode: TokenMode,
+    /// The time of day (UTC+8) from which an empty answer for yesterday is a quiet
+    /// day rather than one WeChat has not published yet.
+    pub quiet_day_after: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -106,6 +109,8 @@ struct RawWechat {
     /// The largest WeChat answer read, in bytes (`4MiB`, `512KiB` or a number).
     #[serde(default, deserialize_with = "size")]
     max_response_size: Option<usize>,
+    #[serde(default, deserialize_with = "duration")]
+    quiet_day_after: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -284,7 +289,15 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
             max_response_bytes: raw.wechat.max_response_size.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
         },
         token_mode: raw.wechat.token_mode,
+        quiet_day_after: raw.wechat.quiet_day_after.unwrap_or(crate::collectors::newest::QUIET_AFTER),
     };
+    if wechat.quiet_day_after >= Duration::from_secs(24 * 3600) {
+        return Err(at(
+            find_line(text, "quiet_day_after:", 0),
+            "wechat.quiet_day_after",
+            "must be a time of day (UTC+8) under 24h, like 8h or 9h30m".into(),
+        ));
+    }
 
     if raw.apps.is_empty() && raw.platforms.is_empty() {
         return Err(at(
@@ -767,6 +780,17 @@ mod tests {
     }
 
     #[test]
+    fn quiet_day_after_is_a_time_of_day() {
+        let c = parse_ok(MINIMAL);
+        assert_eq!(c.wechat.quiet_day_after, Duration::from_secs(8 * 3600), "WeChat's 08:00 by default");
+        let c = parse_ok(&format!("wechat:\n  quiet_day_after: 9h30m\n{MINIMAL}"));
+        assert_eq!(c.wechat.quiet_day_after, Duration::from_secs(9 * 3600 + 1800));
+        let e = parse_err(&format!("wechat:\n  quiet_day_after: 24h\n{MINIMAL}"));
+        assert_eq!((e.key.as_str(), e.line), ("wechat.quiet_day_after", Some(2)), "{e}");
+        assert!(parse_err(&format!("wechat:\n  quiet_day_after: soon\n{MINIMAL}")).message.contains("not a duration"));
+    }
+
+    #[test]
     fn short_intervals_are_accepted_with_a_warning() {
         let c = parse_ok(&format!("{MINIMAL}    collectors:\n      visit_trend: {{interval: 5s}}\n"));
         assert_eq!(c.apps[0].collectors.len(), 1);
@@ -781,9 +805,13 @@ mod tests {
     fn an_official_account_runs_interface_summary_by_default() {
         let c = parse_ok(OFFICIAL);
         let cs = &c.apps[0].collectors;
-        assert_eq!(cs.len(), 1);
-        assert_eq!(cs[0].spec.name(), "interface_summary");
-        assert_eq!(cs[0].interval, Duration::from_secs(3600));
+        let names: Vec<&str> = cs.iter().map(|c| c.spec.name()).collect();
+        assert_eq!(names, ["interface_summary", "user_summary", "article_reads"], "upstream_msg only on request");
+        assert!(cs.iter().all(|c| c.interval == Duration::from_secs(3600)));
+        let c = parse_ok(&format!("{OFFICIAL}    collectors:
+      upstream_msg: {{}}
+"));
+        assert_eq!(c.apps[0].collectors[0].spec.name(), "upstream_msg");
         let c = parse_ok(&format!("{OFFICIAL}    collectors:\n      interface_summary: {{interval: 30m}}\n"));
         assert_eq!(c.apps[0].collectors[0].interval, Duration::from_secs(1800));
         let e = parse_err(&format!("{MINIMAL}    collectors:\n      interface_summary: {{}}\n"));

@@ -3,6 +3,7 @@
 //! nobody else; the shared client bounds how many requests are in flight.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -47,11 +48,19 @@ pub struct Shared {
     pub live: Arc<Live>,
     pub clock: Clock,
     status: RwLock<BTreeMap<StatusKey, CollectorStatus>>,
+    /// `wechat.quiet_day_after` in seconds, as the config last applied says.
+    quiet_after: AtomicU64,
 }
 
 impl Shared {
     pub fn new(store: Arc<Store>, live: Arc<Live>, clock: Clock) -> Arc<Shared> {
-        Arc::new(Shared { store, live, clock, status: RwLock::default() })
+        Arc::new(Shared {
+            store,
+            live,
+            clock,
+            status: RwLock::default(),
+            quiet_after: AtomicU64::new(crate::collectors::newest::QUIET_AFTER.as_secs()),
+        })
     }
 
     /// A copy of every collector's status, ordered by app and collector.
@@ -121,7 +130,8 @@ impl Poller {
     /// One try of the collector's poll, at the clock's time.
     async fn try_once(&mut self) -> (DateTime<Utc>, Result<Output, WechatError>) {
         let now = (self.shared.clock)();
-        let cx = PollContext { client: &self.client, now };
+        let quiet_after = Duration::from_secs(self.shared.quiet_after.load(Ordering::Relaxed));
+        let cx = PollContext { client: &self.client, now, quiet_after };
         let result = self.collector.poll(&cx).await;
         (now, result)
     }
@@ -331,6 +341,7 @@ impl Scheduler {
     /// (with their tokens). Platforms whose settings are unchanged keep their
     /// discovery and their apps; their apps' collectors follow the new config.
     pub fn apply(&mut self, config: &Config) -> Result<(), WechatError> {
+        self.shared.quiet_after.store(config.wechat.quiet_day_after.as_secs(), Ordering::Relaxed);
         let client = match &self.client {
             Some(c) if c.settings() == &config.wechat.client => c.clone(),
             _ => Arc::new(WechatClient::new(config.wechat.client.clone(), self.shared.live.clone())?),
@@ -526,6 +537,7 @@ impl Scheduler {
 /// results. Returns the failures as (app, collector, error).
 pub async fn poll_once(shared: Arc<Shared>, config: &Config) -> Result<Vec<(String, String, WechatError)>, WechatError> {
     let client = Arc::new(WechatClient::new(config.wechat.client.clone(), shared.live.clone())?);
+    shared.quiet_after.store(config.wechat.quiet_day_after.as_secs(), Ordering::Relaxed);
     let mut handles = Vec::new();
     let mut failures = Vec::new();
     // Each platform's apps, discovered once, polled like the configured ones.

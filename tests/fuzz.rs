@@ -9,6 +9,9 @@ use serde_json::Value;
 use wechat_exporter::collectors::datacube::{Datacube, pick_day, pick_period};
 use wechat_exporter::collectors::newest::{Month, Period, Week};
 use wechat_exporter::collectors::{
+    List, article_reads, upstream_msg, user_summary,
+};
+use wechat_exporter::collectors::{
     cloudbase_sms, daily_summary, interface_summary, performance, realtime_log, retain, user_portrait, visit_distribution,
     visit_page, visit_trend,
 };
@@ -123,6 +126,23 @@ fn read_all(bytes: &[u8]) {
     if let Ok(r) = decode::<visit_trend::Response>(bytes) {
         let _ = pick_period(r.list.clone(), |r| r.ref_date.as_deref(), Week::of(day));
         let _ = pick_period(r.list, |r| r.ref_date.as_deref(), Month::of(day));
+    }
+    // The Official Account readers, on the day of WeChat's examples (2014-12-07).
+    let oa_day = chrono::NaiveDate::from_ymd_opt(2014, 12, 7).unwrap();
+    let summary = decode::<List<user_summary::SourceRow>>(bytes).map(|r| r.list).unwrap_or_default();
+    let cumulate = decode::<List<user_summary::CumulateRow>>(bytes).map(|r| r.list).unwrap_or_default();
+    if let Some(d) = user_summary::Day::from_rows(summary, cumulate, oa_day) {
+        assert!(finite(&d.samples()));
+    }
+    if let Ok(r) = decode::<List<article_reads::Row>>(bytes)
+        && let Some(rows) = article_reads::day_of(r.list, oa_day)
+    {
+        assert!(finite(&article_reads::Reads.samples(&rows)));
+    }
+    if let Ok(r) = decode::<List<upstream_msg::Row>>(bytes)
+        && let Some(rows) = upstream_msg::day_of(r.list, oa_day)
+    {
+        assert!(finite(&upstream_msg::samples(&rows)));
     }
     if let Ok(r) = decode::<realtime_log::Response>(bytes) {
         for rec in r.data.map(|d| d.list).unwrap_or_default() {

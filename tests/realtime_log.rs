@@ -77,7 +77,7 @@ impl Rig {
     }
 
     async fn poll(&self, c: &mut RealtimeLog) -> Result<Output, WechatError> {
-        let cx = PollContext { client: &self.client, now: DateTime::from_timestamp(self.now(), 0).unwrap() };
+        let cx = PollContext::new(&self.client, DateTime::from_timestamp(self.now(), 0).unwrap());
         c.poll(&cx).await
     }
 

@@ -19,7 +19,7 @@ impl Source {
     /// (a log cursor, running totals), which has no past to ask for.
     pub fn for_config(c: &CollectorConfig, client: &AppClient) -> Option<Source> {
         let collector = c.spec.build();
-        let cx = PollContext { client, now: Utc::now() };
+        let cx = PollContext::new(client, Utc::now());
         // A future that is never polled sends nothing: this only asks whether it could.
         let daily = collector.fetch_day(&cx, cst::yesterday(cx.now)).is_some();
         daily.then_some(Source { collector })
@@ -29,7 +29,7 @@ impl Source {
     /// WeChat has published it): `day`'s data, or the newest week, month or cohort as
     /// of `day`. None when WeChat has nothing for it.
     pub async fn day(&self, client: &AppClient, day: NaiveDate) -> Result<Option<Output>, WechatError> {
-        let cx = PollContext { client, now: Utc::now() };
+        let cx = PollContext::new(client, Utc::now());
         match self.collector.fetch_day(&cx, day) {
             Some(fetch) => fetch.await,
             None => Ok(None),

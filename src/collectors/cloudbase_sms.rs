@@ -789,7 +789,7 @@ mod tests {
         };
         let mut c = CloudbaseSms::new(settings);
         let now = chrono::Utc::now();
-        let out = c.poll(&PollContext { client: &client, now }).await.unwrap();
+        let out = c.poll(&PollContext::new(&client, now)).await.unwrap();
         let value = |name: &str, channel: &str, action: &str, act_type: Option<&str>| -> Option<f64> {
             let found: Vec<f64> = out
                 .samples
@@ -865,7 +865,7 @@ mod tests {
         }
 
         // The counter adds up across polls.
-        let out = c.poll(&PollContext { client: &client, now }).await.unwrap();
+        let out = c.poll(&PollContext::new(&client, now)).await.unwrap();
         let counter: Vec<f64> = out.samples.iter().filter(|s| s.desc == UNPARSED).map(|s| s.value).collect();
         assert_eq!(counter, vec![2.0]);
     }

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use chrono::NaiveDate;
 
-use super::newest::{Newest, Period};
+use super::newest::{Newest, Period, is_quiet};
 use super::{BoxFuture, Collector, Output, PollContext};
 use crate::store::Sample;
 use crate::wechat::WechatError;
@@ -109,7 +109,7 @@ impl<D: Datacube> Collector for Daily<D> {
     fn poll<'a>(&'a mut self, cx: &'a PollContext<'a>) -> BoxFuture<'a, Result<Output, WechatError>> {
         Box::pin(async move {
             let Daily { source, newest } = self;
-            newest.refresh(cx.now, |p| source.fetch(cx, p)).await?;
+            newest.refresh(cx.now, cx.quiet_after, |p| source.fetch(cx, p)).await?;
             Ok(newest.output(|data| source.samples(data)))
         })
     }
@@ -121,8 +121,46 @@ impl<D: Datacube> Collector for Daily<D> {
     ) -> Option<BoxFuture<'a, Result<Option<Output>, WechatError>>> {
         Some(Box::pin(async move {
             let p = D::Period::newest(day);
-            let data = self.source.fetch(cx, p).await?;
-            Ok(data.map(|d| Output { samples: self.source.samples(&d), data_date: Some(p.first()) }))
+            let samples = match self.source.fetch(cx, p).await? {
+                Some(d) => self.source.samples(&d),
+                // A quiet period is its date without samples, as a poll serves it.
+                None if is_quiet(p, cx.now, cx.quiet_after) => Vec::new(),
+                None => return Ok(None),
+            };
+            Ok(Some(Output { samples, data_date: Some(p.first()) }))
         }))
     }
+}
+
+/// The rows of `day` among `rows` (a row without a `ref_date` counts as the day's),
+/// by a numeric key such as `user_source` or `msg_type`. A row without a key takes
+/// `missing`, or is passed over; of two rows for one key the first is kept (two
+/// would make one series twice).
+pub fn by_key<R>(
+    rows: Vec<R>,
+    day: NaiveDate,
+    ref_date: impl Fn(&R) -> Option<&str>,
+    key: impl Fn(&R) -> Option<i64>,
+    missing: Option<i64>,
+) -> std::collections::BTreeMap<i64, R> {
+    let mut out = std::collections::BTreeMap::new();
+    for row in rows {
+        if ref_date(&row).is_some_and(|d| crate::cst::parse(d) != Some(day)) {
+            continue;
+        }
+        if let Some(k) = key(&row).or(missing) {
+            out.entry(k).or_insert(row);
+        }
+    }
+    out
+}
+
+/// The rows an Official Account API sends for one day (`YYYY-MM-DD`).
+pub async fn day_rows<R: serde::de::DeserializeOwned>(
+    cx: &PollContext<'_>,
+    api: &crate::wechat::Api,
+    day: NaiveDate,
+) -> Result<Vec<R>, WechatError> {
+    let resp: List<R> = cx.client.post(api, &DateSpan::dashed(day, day)).await?;
+    Ok(resp.list)
 }

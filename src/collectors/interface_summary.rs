@@ -111,6 +111,9 @@ pub struct Row {
     pub fail_count: Loose<f64>,
     pub total_time_cost: Loose<f64>,
     pub max_time_cost: Loose<f64>,
+    /// `max_time_cost` as older WeChat documents and SDK fixtures spell it.
+    #[serde(skip_serializing)]
+    pub max_time_count: Loose<f64>,
 }
 
 /// The hour of the day a `ref_hour` names: WeChat gives 0..23 on the interface
@@ -139,7 +142,7 @@ impl Row {
             (callbacks, self.callback_count.get()),
             (failures, self.fail_count.get()),
             (cost, self.total_time_cost.get().map(|ms| ms / 1000.0)),
-            (max_cost, self.max_time_cost.get().map(|ms| ms / 1000.0)),
+            (max_cost, self.max_time_cost.get().or(self.max_time_count.get()).map(|ms| ms / 1000.0)),
         ]
         .into_iter()
         .filter_map(|(desc, v)| v.map(|v| Sample::new(desc, v)))
@@ -278,6 +281,25 @@ mod tests {
         assert_eq!(summary_for(fixture("interface_summary.json").list, date(2014, 12, 8)), None);
     }
 
+    /// getinterfacesummary's example as wechatpy keeps it (tests/fixtures/
+    /// datacube_getinterfacesummary.json), in the older documents' spelling
+    /// `max_time_count`.
+    #[test]
+    fn the_old_spelling_max_time_count_is_max_time_cost() {
+        let day = date(2014, 12, 7);
+        let row = summary_for(fixture("interface_summary_max_time_count.json").list, day).unwrap();
+        let s = Day { summary: row, hours: BTreeMap::new() }.samples();
+        assert_eq!(value(&s, &MAX_TIME_COST, None), Some(0.123));
+        assert_eq!(value(&s, &TIME_COST, None), Some(12.345));
+        assert_eq!(value(&s, &FAILURES, None), Some(0.0));
+        let both: Response = decode(
+            br#"{"list":[{"ref_date":"2014-12-07","max_time_cost":"200","max_time_count":100}]}"#,
+        )
+        .unwrap();
+        let s = Day { summary: summary_for(both.list, day).unwrap(), hours: BTreeMap::new() }.samples();
+        assert_eq!(value(&s, &MAX_TIME_COST, None), Some(0.2), "the current spelling wins");
+    }
+
     #[test]
     fn seed_hourly_example_lands_on_hour_zero() {
         let day = date(2014, 12, 1);
@@ -408,7 +430,7 @@ mod tests {
         let mut c = InterfaceSummary::default();
         let (yesterday, before) = (date(2024, 5, 6), date(2024, 5, 5));
         let at = *now.lock().unwrap();
-        let out = c.poll(&PollContext { client: &client, now: at }).await.unwrap();
+        let out = c.poll(&PollContext::new(&client, at)).await.unwrap();
         assert_eq!(out.data_date, Some(before));
         let want = sim::day(&app.appid, before);
         assert_eq!(value(&out.samples, &CALLBACKS, None), want.callback_count.get());
@@ -422,7 +444,7 @@ mod tests {
 
         // Still early: yesterday is asked for again, the day before is not.
         let summary_calls = sim.calls(SUMMARY.path).len();
-        let out = c.poll(&PollContext { client: &client, now: at }).await.unwrap();
+        let out = c.poll(&PollContext::new(&client, at)).await.unwrap();
         assert_eq!(out.data_date, Some(before));
         assert_eq!(sim.calls(SUMMARY.path).len(), summary_calls + 1);
         assert_eq!(sim.calls(HOURLY.path).len(), 1);
@@ -430,7 +452,7 @@ mod tests {
         // Yesterday is out.
         let later = DateTime::parse_from_rfc3339("2024-05-07T10:00:00+08:00").unwrap().to_utc();
         *now.lock().unwrap() = later;
-        let out = c.poll(&PollContext { client: &client, now: later }).await.unwrap();
+        let out = c.poll(&PollContext::new(&client, later)).await.unwrap();
         assert_eq!(out.data_date, Some(yesterday));
         let want = sim::day(&app.appid, yesterday);
         assert_eq!(value(&out.samples, &FAILURES, None), want.fail_count.get());
@@ -448,7 +470,7 @@ mod tests {
         let sim = Simulator::start(Options::new(vec![app.clone()])).await.unwrap();
         let client = sim.client_for(&app).unwrap();
         let err =
-            InterfaceSummary::default().poll(&PollContext { client: &client, now: Utc::now() }).await.unwrap_err();
+            InterfaceSummary::default().poll(&PollContext::new(&client, Utc::now())).await.unwrap_err();
         assert_eq!(err.errcode(), Some(48001));
         assert_eq!(client.telemetry.requests_to(SUMMARY.name), 1);
     }

@@ -57,6 +57,9 @@ collectors! {
     user_portrait,
     weekly_visit_trend,
     monthly_visit_trend,
+    user_summary,
+    article_reads,
+    upstream_msg,
 }
 
 /// The names of [`COLLECTORS`].
@@ -67,10 +70,20 @@ pub fn names() -> &'static [&'static str] {
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What a poll may use: the app's client and the time it runs at.
+/// What a poll may use: the app's client, the time it runs at, and the time of
+/// day (UTC+8) from which an empty answer for yesterday is a quiet day
+/// (`wechat.quiet_day_after`, see [`newest`]).
 pub struct PollContext<'a> {
     pub client: &'a AppClient,
     pub now: DateTime<Utc>,
+    pub quiet_after: std::time::Duration,
+}
+
+impl<'a> PollContext<'a> {
+    /// A context with the default `quiet_day_after`.
+    pub fn new(client: &'a AppClient, now: DateTime<Utc>) -> PollContext<'a> {
+        PollContext { client, now, quiet_after: newest::QUIET_AFTER }
+    }
 }
 
 /// A poll's result: the samples (without `app`) and, for daily data, the day they belong to.
@@ -87,7 +100,8 @@ pub trait Collector: Send {
 
     /// For daily data: what a poll serves once `day` is yesterday (UTC+8) and
     /// WeChat has published it, asked for now, whatever day today is (None inside
-    /// while WeChat has nothing for it). None for collectors that are not daily.
+    /// while WeChat has not published it; a quiet day, see [`newest`], is its date
+    /// with no samples). None for collectors that are not daily.
     fn fetch_day<'a>(
         &'a self,
         _cx: &'a PollContext<'a>,

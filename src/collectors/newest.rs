@@ -8,10 +8,19 @@
 //! it already holds stays served; a collector holding nothing newer than the
 //! period before the newest asks for that one, so a restart in the early hours
 //! does not leave dashboards empty.
+//!
+//! WeChat answers a day with no activity (no callbacks, no new followers) and a
+//! day it has not published yet alike: an empty `list`. The two are told apart by
+//! the hour: from `quiet_after` (a time of day in UTC+8; WeChat says its data is in
+//! by 08:00) an empty answer for yesterday is a quiet day, and any older period
+//! that is empty is quiet at any hour. A quiet period is served as such: its data
+//! date, and no series. Yesterday is still asked for on every poll after that, so
+//! a late-publishing account whose day was taken for quiet gets its numbers as soon
+//! as WeChat has them, the same day.
 
 use std::future::Future;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 
 use super::Output;
 use crate::store::Sample;
@@ -129,9 +138,29 @@ impl Period for Month {
     }
 }
 
+/// WeChat's hour by which yesterday is in, the default of `wechat.quiet_day_after`.
+pub const QUIET_AFTER: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
+
+/// What is held for a period: its data, or that it was quiet (WeChat had nothing).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Held<T> {
+    Data(T),
+    Quiet,
+}
+
+/// Whether an empty answer for `p` means a quiet period (else: not published yet):
+/// a period that ended before yesterday (UTC+8) always, one that ends yesterday
+/// from `quiet_after` past midnight UTC+8.
+pub fn is_quiet<P: Period>(p: P, now: DateTime<Utc>, quiet_after: std::time::Duration) -> bool {
+    let yesterday = crate::cst::yesterday(now);
+    let t = now.with_timezone(&crate::cst::offset());
+    let since_midnight = u64::from(t.num_seconds_from_midnight());
+    p.last() < yesterday || (p.last() == yesterday && since_midnight >= quiet_after.as_secs())
+}
+
 /// The newest period of data WeChat has given, kept between polls.
 pub struct Newest<P, T> {
-    held: Option<(P, T)>,
+    held: Option<(P, Held<T>)>,
 }
 
 /// The newest day held, for the collectors of daily data.
@@ -145,33 +174,55 @@ impl<P, T> Default for Newest<P, T> {
 
 impl<P: Period, T> Newest<P, T> {
     /// Asks `fetch` for the newest complete period and, when needed, the one
-    /// before; `fetch` answers `None` while WeChat has no data for a period.
-    pub async fn refresh<F, Fut>(&mut self, now: DateTime<Utc>, mut fetch: F) -> Result<(), WechatError>
+    /// before; `fetch` answers `None` when WeChat sends nothing for a period, which
+    /// [`is_quiet`] reads as a quiet period or one not published yet.
+    pub async fn refresh<F, Fut>(
+        &mut self,
+        now: DateTime<Utc>,
+        quiet_after: std::time::Duration,
+        mut fetch: F,
+    ) -> Result<(), WechatError>
     where
         F: FnMut(P) -> Fut,
         Fut: Future<Output = Result<Option<T>, WechatError>>,
     {
         let newest = P::newest(crate::cst::yesterday(now));
         let before = newest.previous();
+        let held = self.held.as_ref().map(|(p, h)| (*p, matches!(h, Held::Data(_))));
         if let Some(data) = fetch(newest).await? {
-            self.held = Some((newest, data));
-        } else if self.held.as_ref().is_none_or(|(p, _)| *p < before)
-            && let Some(data) = fetch(before).await?
-        {
-            self.held = Some((before, data));
+            self.held = Some((newest, Held::Data(data)));
+        } else if held == Some((newest, true)) {
+            // WeChat had the period and now sends nothing: keep what it sent.
+        } else if is_quiet(newest, now, quiet_after) {
+            self.held = Some((newest, Held::Quiet));
+        } else if held.is_none_or(|(p, _)| p < before) {
+            match fetch(before).await? {
+                Some(data) => self.held = Some((before, Held::Data(data))),
+                None if is_quiet(before, now, quiet_after) => self.held = Some((before, Held::Quiet)),
+                None => {}
+            }
         }
         Ok(())
     }
 
-    /// The period held and its data.
-    pub fn held(&self) -> Option<(P, &T)> {
-        self.held.as_ref().map(|(p, t)| (*p, t))
+    /// The period held and its data (None for a quiet period).
+    pub fn held(&self) -> Option<(P, Option<&T>)> {
+        self.held.as_ref().map(|(p, h)| {
+            (
+                *p,
+                match h {
+                    Held::Data(t) => Some(t),
+                    Held::Quiet => None,
+                },
+            )
+        })
     }
 
-    /// The output of a poll: the samples of the period held, dated by its first day.
+    /// The output of a poll: the samples of the period held, dated by its first
+    /// day; a quiet period's date and no samples.
     pub fn output(&self, samples: impl FnOnce(&T) -> Vec<Sample>) -> Output {
         match self.held() {
-            Some((p, data)) => Output { samples: samples(data), data_date: Some(p.first()) },
+            Some((p, data)) => Output { samples: data.map(samples).unwrap_or_default(), data_date: Some(p.first()) },
             None => Output::default(),
         }
     }
@@ -233,5 +284,82 @@ mod tests {
     fn a_day_is_its_own_period() {
         assert_eq!(NaiveDate::newest(d(2024, 3, 1)), d(2024, 3, 1));
         assert_eq!(d(2024, 3, 1).previous(), d(2024, 2, 29));
+    }
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
+    }
+
+    const H8: std::time::Duration = QUIET_AFTER;
+
+    #[test]
+    fn an_empty_yesterday_is_quiet_from_the_hour_on() {
+        let y = d(2024, 3, 1);
+        assert!(!is_quiet(y, at("2024-03-02T07:59:59+08:00"), H8), "not published yet");
+        assert!(is_quiet(y, at("2024-03-02T08:00:00+08:00"), H8));
+        assert!(is_quiet(y, at("2024-03-02T23:59:59+08:00"), H8));
+        assert!(is_quiet(d(2024, 2, 29), at("2024-03-02T00:00:01+08:00"), H8), "the day before is always in");
+        // The hour is UTC+8's, whatever UTC says: 08:00 UTC+8 is 00:00 UTC.
+        assert!(!is_quiet(y, at("2024-03-01T23:30:00Z"), H8));
+        assert!(is_quiet(y, at("2024-03-02T00:00:00Z"), H8));
+        // A week ending yesterday (Sunday) follows the hour; an older one is in.
+        let w = Week::newest(d(2024, 3, 31));
+        assert!(!is_quiet(w, at("2024-04-01T07:00:00+08:00"), H8));
+        assert!(is_quiet(w, at("2024-04-01T09:00:00+08:00"), H8));
+        assert!(is_quiet(w, at("2024-04-02T01:00:00+08:00"), H8));
+    }
+
+    /// What WeChat has, by day: Some(data) or nothing (an empty list).
+    async fn refresh(n: &mut Newest<NaiveDate, u32>, now: &str, has: &[(NaiveDate, u32)]) -> Output {
+        n.refresh(at(now), H8, |day| {
+            let found = has.iter().find(|(d, _)| *d == day).map(|(_, v)| *v);
+            async move { Ok(found) }
+        })
+        .await
+        .unwrap();
+        n.output(|v| vec![Sample::new(&crate::telemetry::DATA_DATE, f64::from(*v))])
+    }
+
+    #[tokio::test]
+    async fn a_quiet_day_advances_the_date_with_no_samples() {
+        let (before, y) = (d(2024, 3, 1), d(2024, 3, 2));
+        let mut n = Newest::default();
+        // Early: yesterday is not published; the day before had data.
+        let out = refresh(&mut n, "2024-03-03T02:00:00+08:00", &[(before, 5)]).await;
+        assert_eq!((out.data_date, out.samples.len()), (Some(before), 1));
+        // Past the hour, still nothing for yesterday: a quiet day.
+        let out = refresh(&mut n, "2024-03-03T08:30:00+08:00", &[(before, 5)]).await;
+        assert_eq!((out.data_date, out.samples.len()), (Some(y), 0), "the date advances, no series");
+        // Next day, early: the quiet day stays served until the new yesterday is in.
+        let out = refresh(&mut n, "2024-03-04T03:00:00+08:00", &[(before, 5)]).await;
+        assert_eq!((out.data_date, out.samples.len()), (Some(y), 0));
+    }
+
+    #[tokio::test]
+    async fn a_late_day_replaces_the_quiet_one_as_soon_as_it_comes() {
+        let (before, y) = (d(2024, 3, 1), d(2024, 3, 2));
+        let mut n = Newest::default();
+        refresh(&mut n, "2024-03-03T07:00:00+08:00", &[(before, 5)]).await;
+        let out = refresh(&mut n, "2024-03-03T09:00:00+08:00", &[(before, 5)]).await;
+        assert_eq!((out.data_date, out.samples.len()), (Some(y), 0));
+        // WeChat publishes at 11:00: served on the next poll.
+        let out = refresh(&mut n, "2024-03-03T11:05:00+08:00", &[(before, 5), (y, 7)]).await;
+        assert_eq!(out.data_date, Some(y));
+        assert_eq!(out.samples.iter().map(|s| s.value).collect::<Vec<_>>(), vec![7.0]);
+        // A later empty answer does not take it back.
+        let out = refresh(&mut n, "2024-03-03T12:00:00+08:00", &[]).await;
+        assert_eq!(out.samples.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_restart_on_a_quiet_account_dates_a_day() {
+        // Before the hour: yesterday may still come; the day before is quiet.
+        let mut n = Newest::<NaiveDate, u32>::default();
+        let out = refresh(&mut n, "2024-03-03T02:00:00+08:00", &[]).await;
+        assert_eq!((out.data_date, out.samples.len()), (Some(d(2024, 3, 1)), 0));
+        // After it: yesterday, quiet.
+        let mut n = Newest::<NaiveDate, u32>::default();
+        let out = refresh(&mut n, "2024-03-03T10:00:00+08:00", &[]).await;
+        assert_eq!((out.data_date, out.samples.len()), (Some(d(2024, 3, 2)), 0));
     }
 }

@@ -10,6 +10,7 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::kind::{HOUR, MINI_PROGRAM, MINUTE};
+use super::newest::is_quiet;
 use super::{BoxFuture, Collector, Kind, Output, PollContext, Route, SettingsError};
 use crate::cst;
 use crate::store::{Desc, Sample};
@@ -385,7 +386,13 @@ impl Collector for Performance {
     fn poll<'a>(&'a mut self, cx: &'a PollContext<'a>) -> BoxFuture<'a, Result<Output, WechatError>> {
         Box::pin(async move {
             let yesterday = cst::yesterday(cx.now);
-            self.newest_in(cx, yesterday - Duration::days(LOOKBACK_DAYS - 1), yesterday).await
+            let out = self.newest_in(cx, yesterday - Duration::days(LOOKBACK_DAYS - 1), yesterday).await?;
+            // No query has a point for yesterday, and it is late enough to call it quiet
+            // (see `newest`): a quiet day, served as its date without series.
+            if out.data_date < Some(yesterday) && is_quiet(yesterday, cx.now, cx.quiet_after) {
+                return Ok(Output { samples: Vec::new(), data_date: Some(yesterday) });
+            }
+            Ok(out)
         })
     }
 
@@ -396,6 +403,9 @@ impl Collector for Performance {
     ) -> Option<BoxFuture<'a, Result<Option<Output>, WechatError>>> {
         Some(Box::pin(async move {
             let out = self.newest_in(cx, day, day).await?;
+            if out.data_date.is_none() && is_quiet(day, cx.now, cx.quiet_after) {
+                return Ok(Some(Output { samples: Vec::new(), data_date: Some(day) }));
+            }
             Ok(out.data_date.is_some().then_some(out))
         }))
     }
@@ -464,5 +474,21 @@ mod tests {
         assert!(yaml_serde::from_str::<Query>("{cost_time_type: boot}").is_err());
         assert!(yaml_serde::from_str::<Query>("{cost_time_type: startup, scene: lobby}").is_err());
         assert!(yaml_serde::from_str::<Query>("{cost_time_type: startup, devcie: ios}").is_err());
+    }
+
+    /// A mini program without a launch: from quiet_day_after, yesterday is a quiet
+    /// day (its date, no series), not the last day with a point.
+    #[tokio::test]
+    async fn a_quiet_day_is_served_as_such() {
+        use crate::collectors::testing::{Rig, date};
+        let mut app = crate::simulator::SimApp::new("shop", "wxtest00000shop1", super::super::Account::Miniprogram);
+        app.quiet = true;
+        let rig = Rig::start_with("2024-03-02T07:00:00+08:00", 0, app).await;
+        let mut c = Performance::new(Settings::default());
+        let out = rig.poll(&mut c).await.unwrap();
+        assert_eq!(out, Output::default(), "before the hour: nothing to say yet");
+        rig.set("2024-03-02T08:00:00+08:00");
+        let out = rig.poll(&mut c).await.unwrap();
+        assert_eq!((out.data_date, out.samples.len()), (Some(date(2024, 3, 1)), 0));
     }
 }

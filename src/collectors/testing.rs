@@ -50,10 +50,15 @@ pub struct Rig {
 impl Rig {
     /// Starts at `rfc3339`; WeChat publishes yesterday at `publish_hour` (UTC+8).
     pub async fn start(rfc3339: &str, publish_hour: u32, odd: bool) -> Rig {
-        let now = Arc::new(Mutex::new(DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()));
-        let clock = now.clone();
         let mut app = SimApp::new("shop", "wxtest00000shop1", Account::Miniprogram);
         app.odd = odd;
+        Rig::start_with(rfc3339, publish_hour, app).await
+    }
+
+    /// The same with any one app.
+    pub async fn start_with(rfc3339: &str, publish_hour: u32, app: SimApp) -> Rig {
+        let now = Arc::new(Mutex::new(DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()));
+        let clock = now.clone();
         let mut opts = Options::new(vec![app.clone()]);
         opts.publish_hour = publish_hour;
         opts.clock = Arc::new(move || *clock.lock().unwrap());
@@ -71,7 +76,7 @@ impl Rig {
     }
 
     pub async fn poll(&self, c: &mut dyn Collector) -> Result<Output, WechatError> {
-        c.poll(&PollContext { client: &self.client, now: self.now() }).await
+        c.poll(&PollContext::new(&self.client, self.now())).await
     }
 
     /// The bodies of the calls to `path` so far.

@@ -34,6 +34,12 @@ pub struct SimApp {
     pub odd: bool,
     /// CloudBase SMS-marketing activities getStatistics knows; any other is 10011.
     pub sms: Vec<SmsActivity>,
+    /// Nothing happens: every daily API answers every day with an empty list
+    /// (getusercumulate aside: the followers are still there).
+    pub quiet: bool,
+    /// Publishes yesterday late, from this time of day (UTC+8) on, instead of
+    /// from the simulator's `publish_hour`.
+    pub publish_at: Option<Duration>,
 }
 
 /// A CloudBase SMS-marketing activity: its env, its id and its channels.
@@ -63,6 +69,8 @@ impl SimApp {
             account,
             odd: false,
             sms: Vec::new(),
+            quiet: false,
+            publish_at: None,
         }
     }
 
@@ -165,10 +173,17 @@ impl SimState {
         cst::yesterday(self.now())
     }
 
-    /// Whether `day`'s daily data is there yet.
-    pub fn published(&self, day: NaiveDate) -> bool {
+    /// Whether `app`'s daily data of `day` is there yet.
+    pub fn published(&self, app: &SimApp, day: NaiveDate) -> bool {
         let now = self.now();
-        day < self.yesterday() || (day == self.yesterday() && now.with_timezone(&cst::offset()).hour() >= self.publish_hour)
+        let from = app.publish_at.map_or(u64::from(self.publish_hour) * 3600, |t| t.as_secs());
+        let since_midnight = u64::from(now.with_timezone(&cst::offset()).num_seconds_from_midnight());
+        day < self.yesterday() || (day == self.yesterday() && since_midnight >= from)
+    }
+
+    /// Whether `app` has activity to report for `day`: published, and not quiet.
+    pub fn active(&self, app: &SimApp, day: NaiveDate) -> bool {
+        !app.quiet && self.published(app, day)
     }
 
     /// The state of type `T` a collector's answers keep.

@@ -31,7 +31,7 @@ pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
         Ok(d) => d,
         Err(e) => return e,
     };
-    if !st.published(day) {
+    if !st.active(app, day) {
         return json!({"list": []});
     }
     let mut r = row(&app.appid, day);

@@ -26,6 +26,7 @@ pub fn hour(appid: &str, day: NaiveDate, hour: u32) -> Row {
         fail_count: ((callbacks / int(&[appid, &d, &h, "faildiv"], 15, 120)) as f64).into(),
         total_time_cost: ((callbacks * avg_ms) as f64).into(),
         max_time_cost: ((avg_ms * int(&[appid, &d, &h, "maxmul"], 3, 14)).min(5_000) as f64).into(),
+        max_time_count: Loose(None),
     }
 }
 
@@ -56,7 +57,7 @@ pub fn summary(st: &SimState, app: &SimApp, req: &Value) -> Value {
     let mut list = Vec::new();
     let mut d = begin;
     while d <= end {
-        if st.published(d) {
+        if st.active(app, d) {
             let mut r = day(&app.appid, d);
             // Odd apps leave max_time_cost out: a missing sample, not a 0.
             if app.odd {
@@ -77,7 +78,7 @@ pub fn hourly(st: &SimState, app: &SimApp, req: &Value) -> Value {
         Ok(d) => d,
         Err(e) => return e,
     };
-    if !st.published(d) {
+    if !st.active(app, d) {
         return json!({"list": []});
     }
     let list: Vec<Value> = (0..24)

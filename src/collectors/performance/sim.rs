@@ -44,7 +44,7 @@ pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
     let mut day = cst::date_of(start);
     let last = cst::date_of(end).min(st.yesterday());
     while day <= last {
-        if st.published(day) {
+        if st.active(app, day) {
             let ms = cost_ms(&app.appid, day, t, &f);
             list.push(json!({"ref_date": cst::compact(day), "cost_time_type": t, "cost_time": ms}));
         }

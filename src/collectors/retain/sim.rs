@@ -33,7 +33,7 @@ pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
     };
     // A key whose day is still to come (or not yet published) is left out.
     let (mut new, mut active) = (Vec::new(), Vec::new());
-    for k in KEYS.into_iter().filter(|k| st.published(cohort + Duration::days(*k))) {
+    for k in KEYS.into_iter().filter(|k| st.active(app, cohort + Duration::days(*k))) {
         let (n, a) = figure(&app.appid, cohort, k);
         let item = |v: f64| {
             if app.odd {

@@ -67,7 +67,7 @@ pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
             side.insert(dim.into(), json!([]));
         }
     }
-    if st.published(last) {
+    if st.active(app, last) {
         for (users, dim, name, v) in portrait(&app.appid, last, days) {
             let i = if users == "new" { 0 } else { 1 };
             let id = dimensions().iter().find(|(d, _)| *d == dim).and_then(|(_, ns)| ns.iter().position(|n| *n == name));

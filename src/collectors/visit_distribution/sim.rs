@@ -36,7 +36,7 @@ pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
         Err(e) => return e,
     };
     let d = cst::compact(day);
-    if !st.published(day) {
+    if !st.active(app, day) {
         return json!({"ref_date": d, "list": []});
     }
     let list: Vec<Value> = distributions(&app.appid, day, app.odd)

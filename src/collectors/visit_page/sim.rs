@@ -59,7 +59,7 @@ pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
         Err(e) => return e,
     };
     let d = cst::compact(day);
-    if !st.published(day) {
+    if !st.active(app, day) {
         return json!({"ref_date": d, "list": []});
     }
     let mut top: Vec<Page> = pages(&app.appid, day, app.odd).into_iter().take(MAX_TOP as usize).collect();

@@ -72,7 +72,7 @@ pub fn answer_period<P: Period>(st: &SimState, app: &SimApp, req: &Value) -> Val
     if p.first() != begin || p.last() != end || end > st.yesterday() {
         return errcode(61501, "date range error");
     }
-    if !st.published(end) {
+    if !st.active(app, end) {
         return json!({"list": []});
     }
     json!({"list": [wire(app, &period_row(&app.appid, p))]})
@@ -83,7 +83,7 @@ pub fn answer(st: &SimState, app: &SimApp, req: &Value) -> Value {
         Ok(d) => d,
         Err(e) => return e,
     };
-    if !st.published(day) {
+    if !st.active(app, day) {
         return json!({"list": []});
     }
     json!({"list": [wire(app, &row(&app.appid, day))]})
