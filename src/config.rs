@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::collectors::{Account, CollectorConfig, Listed};
+use crate::platform::config::{Ctx as PlatformCtx, KindError, PlatformConfig, RawPlatform};
 use crate::secret::Secret;
 use crate::wechat::transport::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::wechat::{ClientSettings, Credential, TokenMode};
@@ -25,6 +26,10 @@ const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
 pub struct Config {
     pub wechat: WechatSettings,
     pub apps: Vec<AppConfig>,
+    /// Third-party platforms, whose apps are found by discovery.
+    pub platforms: Vec<PlatformConfig>,
+    /// This exporter's share (count, index) of the apps, configured and discovered.
+    pub shard: (u32, u32),
     /// Things accepted but worth a word at start (short intervals).
     pub warnings: Vec<String>,
 }
@@ -45,6 +50,15 @@ pub struct AppConfig {
     pub account: Account,
     pub credential: Credential,
     pub collectors: Vec<CollectorConfig>,
+    /// For an app found by a platform's discovery: the platform and the app's nickname.
+    pub platform: Option<PlatformLabels>,
+}
+
+/// The labels `wechat_app_info` gains for a discovered app.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlatformLabels {
+    pub platform: Arc<str>,
+    pub nickname: String,
 }
 
 /// A config mistake, located as precisely as the YAML allows.
@@ -76,7 +90,10 @@ impl fmt::Display for ConfigError {
 struct RawConfig {
     #[serde(default)]
     wechat: RawWechat,
+    #[serde(default)]
     apps: Vec<RawApp>,
+    #[serde(default)]
+    platforms: Vec<RawPlatform<Listed>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -282,8 +299,12 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
         ));
     }
 
-    if raw.apps.is_empty() {
-        return Err(at(find_line(text, "apps:", 0), "apps", "no apps are configured; add at least one".into()));
+    if raw.apps.is_empty() && raw.platforms.is_empty() {
+        return Err(at(
+            find_line(text, "apps:", 0).or(find_line(text, "platforms:", 0)),
+            "apps",
+            "no apps or platforms are configured; add at least one".into(),
+        ));
     }
     // Lines are looked up only when there is a mistake to point at, so loading stays
     // linear in the number of apps.
@@ -373,9 +394,15 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
                 ));
             }
         }
-        apps.push(AppConfig { name: Arc::from(name), appid, account: app.account, credential, collectors });
+        apps.push(AppConfig { name: Arc::from(name), appid, account: app.account, credential, collectors, platform: None });
     }
-    Ok(Config { wechat, apps, warnings })
+    let app_names = names;
+    let cx = PlatformCtx { text, file, env, app_names: &app_names };
+    let resolve = |block: Option<Listed>, account: Account| {
+        Listed::resolve(block, account).map_err(|e| KindError { key: e.key, message: e.message, near: e.near })
+    };
+    let platforms = crate::platform::config::check(&cx, raw.platforms, &resolve, &mut warnings)?;
+    Ok(Config { wechat, apps, platforms, shard: (1, 0), warnings })
 }
 
 /// The shard an app name belongs to.
@@ -395,7 +422,7 @@ pub fn read_secret_file(path: &str) -> Result<Secret, String> {
 }
 
 /// Expands `${VAR}`; the error is the name of an unset variable.
-fn expand(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(crate) fn expand(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
@@ -441,6 +468,8 @@ impl Config {
             return Err(format!("--shard.index {index} is not within 0..{count} (--shard.count)"));
         }
         self.apps.retain(|a| shard_of(&a.name, count) == index);
+        // Discovered apps are split by their name, the appid, when they are found.
+        self.shard = (count, index);
         Ok(())
     }
 
@@ -458,6 +487,7 @@ impl Config {
                 Credential::Secret { mode: TokenMode::Stable, .. } => "secret, stable_token".to_string(),
                 Credential::Secret { mode: TokenMode::Classic, .. } => "secret, classic token".to_string(),
                 Credential::File(p) => format!("token file {}", p.display()),
+                Credential::Platform(_) => "a platform's token".to_string(),
             };
             out.push_str(&format!("app {} ({}, {}, {})\n", app.name, app.appid, app.account.as_str(), cred));
             for c in &app.collectors {
@@ -468,6 +498,9 @@ impl Config {
                     c.spec.describe()
                 ));
             }
+        }
+        for p in &self.platforms {
+            out.push_str(&p.summary());
         }
         out
     }

@@ -13,6 +13,7 @@ pub mod exposition;
 pub mod fnv;
 pub mod landing;
 pub mod malloc;
+pub mod platform;
 pub mod scheduler;
 pub mod secret;
 pub mod simulator;

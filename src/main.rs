@@ -124,6 +124,9 @@ async fn run(args: Args) -> Result<ExitCode> {
         let sim = Simulator::start(simulator::Options::new(apps.clone()))
             .await
             .context("starting the demo WeChat simulator")?;
+        // A platform too, which the demo itself does not poll (it needs no Redis);
+        // docs/platform.md shows how to poll it through a local redis-server.
+        simulator::platform::install_demo(&sim);
         let text = simulator::demo_config(&sim.base_url(), &apps);
         tracing::info!(address = %sim.addr, "demo: WeChat simulator started on loopback");
         Some((sim, text))
@@ -193,6 +196,7 @@ async fn run(args: Args) -> Result<ExitCode> {
     };
     let grace = limits.shutdown_grace;
     let mut sched = Scheduler::new(shared.clone());
+    let mut platform_changes = sched.changes().context("the scheduler's discovery channel")?;
     sched.apply(&config).context("starting the pollers")?;
     wechat_exporter::malloc::start_trimming();
     let apps = Arc::new(std::sync::RwLock::new(app_list(&config)));
@@ -217,6 +221,12 @@ async fn run(args: Args) -> Result<ExitCode> {
         let answer = tokio::select! {
             _ = hup.recv() => None,
             req = reload_rx.recv() => req,
+            Some(()) = platform_changes.recv() => {
+                // A burst of discoveries is one sync.
+                while platform_changes.try_recv().is_ok() {}
+                sched.sync();
+                continue;
+            }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
         };
@@ -262,6 +272,14 @@ async fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The landing page's list: the configured apps, and each platform (its apps are
+/// found by discovery, and show in the collectors' table).
 fn app_list(config: &Config) -> Vec<(String, String, String)> {
-    config.apps.iter().map(|a| (a.name.to_string(), a.appid.clone(), a.account.as_str().to_string())).collect()
+    let apps = config.apps.iter().map(|a| (a.name.to_string(), a.appid.clone(), a.account.as_str().to_string()));
+    let platforms = config.platforms.iter().map(|p| {
+        let s = &p.settings;
+        let what = format!("platform: apps discovered every {}, tokens from Redis {}", humantime::format_duration(s.discover), s.redis.shown());
+        (s.name.to_string(), s.component_appid.clone(), what)
+    });
+    apps.chain(platforms).collect()
 }

@@ -2,17 +2,19 @@
 //! own task, and hands its result to the store. A slow or failing app holds up
 //! nobody else; the shared client bounds how many requests are in flight.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::collectors::{Collector, CollectorConfig, Output, PollContext};
-use crate::config::{AppConfig, Config};
+use crate::config::{shard_of, AppConfig, Config};
 use crate::cst;
+use crate::platform::{self, PlatformConfig, Runner};
 use crate::store::{Sample, Store};
 use crate::telemetry::{self, Live};
 use crate::wechat::{AppClient, WechatClient, WechatError};
@@ -80,7 +82,32 @@ pub struct Scheduler {
     shared: Arc<Shared>,
     client: Option<Arc<WechatClient>>,
     apps: HashMap<Arc<str>, RunningApp>,
+    /// The config in force: its apps, and its platforms' apps as last discovered.
+    config: Option<Config>,
+    platforms: Vec<RunningPlatform>,
+    /// Told whenever a platform's discovery has something new; see [`Scheduler::changes`].
+    changed: mpsc::UnboundedSender<()>,
+    changes: Option<mpsc::UnboundedReceiver<()>>,
 }
+
+/// A platform at work: its discovery task, and a task that says when it found something.
+struct RunningPlatform {
+    config: PlatformConfig,
+    shard: (u32, u32),
+    runner: Runner,
+    forward: JoinHandle<()>,
+    /// Appids already polled elsewhere, said once each.
+    skipped: HashSet<String>,
+}
+
+impl Drop for RunningPlatform {
+    fn drop(&mut self) {
+        self.forward.abort();
+    }
+}
+
+/// The name of a platform's discovery, as a collector's in the status and `up`.
+pub const DISCOVERY: &str = "discovery";
 
 /// Everything one poll needs.
 struct Poller {
@@ -186,10 +213,12 @@ const RETRY_FIRST: Duration = Duration::from_secs(30);
 
 /// A failure that says nothing about the request itself: the network or WeChat blinked
 /// (a timeout, a broken connection, a 5xx, errcode -1 "system busy"). A pause the client
-/// imposes after one (a token fetch backing off) counts as one too.
+/// imposes after one (a token fetch backing off) counts as one too, and so does a
+/// platform's token that is not there yet (Redis down, a key the platform has yet to
+/// write): an hourly collector then recovers within minutes of the token, not an hour.
 fn transient(e: &WechatError) -> bool {
     match e {
-        WechatError::Timeout | WechatError::Connect(_) => true,
+        WechatError::Timeout | WechatError::Connect(_) | WechatError::TokenUnavailable(_) => true,
         WechatError::Http { status } => *status >= 500,
         WechatError::Api { code, .. } => *code == -1,
         WechatError::Backoff { cause, .. } => transient(cause),
@@ -241,10 +270,32 @@ fn jitter(max: Duration) -> Duration {
 /// stored last.
 fn store_exporter_part(shared: &Shared, status: &BTreeMap<StatusKey, CollectorStatus>, app: &AppConfig, client: &AppClient) {
     let mut samples = client.telemetry.samples();
-    samples.push(
-        Sample::new(&telemetry::APP_INFO, 1.0).label("appid", app.appid.clone()).label("account", app.account.as_str()),
-    );
-    let mine = status.range((app.name.clone(), "")..).take_while(|((a, _), _)| *a == app.name);
+    let mut info =
+        Sample::new(&telemetry::APP_INFO, 1.0).label("appid", app.appid.clone()).label("account", app.account.as_str());
+    if let Some(p) = &app.platform {
+        info = info.label("platform", p.platform.to_string()).label("nickname", p.nickname.clone());
+    }
+    samples.push(info);
+    status_samples(&mut samples, status, &app.name);
+    shared.store.replace(&app.name, EXPORTER_PART, &samples);
+}
+
+/// A platform's own part: its calls' counters, its discovery's `up` and last
+/// success, and how many apps it found, under the platform's name as `app`.
+fn store_platform_part(shared: &Shared, status: &BTreeMap<StatusKey, CollectorStatus>, p: &RunningPlatform, apps: usize) {
+    let name = &p.config.settings.name;
+    let mut samples = p.runner.client.telemetry.samples();
+    samples.retain(|s| s.desc != telemetry::TOKEN_REFRESHES && s.desc != telemetry::TOKEN_REFRESH_FAILURES);
+    if p.runner.snapshot().apps.is_some() {
+        samples.push(Sample::new(&telemetry::PLATFORM_AUTHORIZERS, apps as f64));
+    }
+    status_samples(&mut samples, status, name);
+    shared.store.replace(name, EXPORTER_PART, &samples);
+}
+
+/// `up` and last success of every collector of `app` that has polled.
+fn status_samples(samples: &mut Vec<Sample>, status: &BTreeMap<StatusKey, CollectorStatus>, app: &Arc<str>) {
+    let mine = status.range((app.clone(), "")..).take_while(|((a, _), _)| a == app);
     for ((_, collector), s) in mine {
         samples.push(Sample::new(&telemetry::COLLECTOR_INTERVAL, s.interval.as_secs_f64()).label("collector", *collector));
         if s.polls == 0 {
@@ -257,12 +308,26 @@ fn store_exporter_part(shared: &Shared, status: &BTreeMap<StatusKey, CollectorSt
             );
         }
     }
-    shared.store.replace(&app.name, EXPORTER_PART, &samples);
 }
 
 impl Scheduler {
     pub fn new(shared: Arc<Shared>) -> Scheduler {
-        Scheduler { shared, client: None, apps: HashMap::new() }
+        let (changed, changes) = mpsc::unbounded_channel();
+        Scheduler {
+            shared,
+            client: None,
+            apps: HashMap::new(),
+            config: None,
+            platforms: Vec::new(),
+            changed,
+            changes: Some(changes),
+        }
+    }
+
+    /// Says when a platform's discovery found something (or failed): the owner then
+    /// calls [`Scheduler::sync`]. Taken once.
+    pub fn changes(&mut self) -> Option<mpsc::UnboundedReceiver<()>> {
+        self.changes.take()
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -276,7 +341,8 @@ impl Scheduler {
 
     /// Makes the running set match `config`: apps and collectors that are new start,
     /// those gone stop and take their series with them, unchanged ones keep running
-    /// (with their tokens).
+    /// (with their tokens). Platforms whose settings are unchanged keep their
+    /// discovery and their apps; their apps' collectors follow the new config.
     pub fn apply(&mut self, config: &Config) -> Result<(), WechatError> {
         self.shared.quiet_after.store(config.wechat.quiet_day_after.as_secs(), Ordering::Relaxed);
         let client = match &self.client {
@@ -285,15 +351,114 @@ impl Scheduler {
         };
         let client_changed = !self.client.as_ref().is_some_and(|c| Arc::ptr_eq(c, &client));
         self.client = Some(client.clone());
+        self.start_platforms(config, &client, client_changed);
+        self.config = Some(config.clone());
+        self.run(&client, client_changed);
+        Ok(())
+    }
 
-        let wanted: HashMap<&str, &AppConfig> = config.apps.iter().map(|a| (&*a.name, a)).collect();
-        let pairs: usize = config.apps.iter().map(|a| a.collectors.len()).sum();
+    /// Polls what the platforms' discoveries found since the last call: new apps
+    /// start, departed ones stop and take their series with them.
+    pub fn sync(&mut self) {
+        if let Some(client) = self.client.clone() {
+            self.run(&client, false);
+        }
+    }
+
+    /// Keeps the platforms whose settings (and shard, and WeChat client) are
+    /// unchanged, stops the others, starts the new.
+    fn start_platforms(&mut self, config: &Config, client: &Arc<WechatClient>, client_changed: bool) {
+        let mut old = std::mem::take(&mut self.platforms);
+        let mut kept: Vec<Option<RunningPlatform>> = config
+            .platforms
+            .iter()
+            .map(|p| {
+                let i = old.iter().position(|r| !client_changed && r.config.settings == p.settings && r.shard == config.shard)?;
+                let mut r = old.remove(i);
+                r.config = p.clone();
+                Some(r)
+            })
+            .collect();
+        for gone in old {
+            let name = gone.config.settings.name.clone();
+            drop(gone);
+            self.shared.status.write().unwrap_or_else(|e| e.into_inner()).remove(&(name.clone(), DISCOVERY));
+            self.shared.store.remove_app(&name);
+        }
+        for (p, kept) in config.platforms.iter().zip(kept.iter_mut()) {
+            let running = match kept.take() {
+                Some(r) => r,
+                None => match self.start_platform(p, config.shard, client) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(platform = &*p.settings.name, error = %e, "cannot start the platform");
+                        continue;
+                    }
+                },
+            };
+            self.platforms.push(running);
+        }
+    }
+
+    fn start_platform(&self, p: &PlatformConfig, shard: (u32, u32), client: &Arc<WechatClient>) -> Result<RunningPlatform, platform::StoreError> {
+        let (count, index) = shard;
+        let wanted: platform::runner::Wanted = Arc::new(move |appid: &str| shard_of(appid, count) == index);
+        let runner = Runner::start(p.settings.clone(), client.clone(), wanted, self.shared.clock.clone())?;
+        let mut rx = runner.watch();
+        let tx = self.changed.clone();
+        let forward = tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                if tx.send(()).is_err() {
+                    break;
+                }
+            }
+        });
+        self.shared.status.write().unwrap_or_else(|e| e.into_inner()).insert(
+            (p.settings.name.clone(), DISCOVERY),
+            CollectorStatus { interval: p.settings.discover, polls: 0, up: false, last_success: None, last_error: None, data_date: None },
+        );
+        tracing::info!(platform = &*p.settings.name, redis = p.settings.redis.shown(), "platform started: discovering its authorizers");
+        Ok(RunningPlatform { config: p.clone(), shard, runner, forward, skipped: HashSet::new() })
+    }
+
+    /// Every app to poll: the configured ones, then each platform's as last
+    /// discovered. An app already polled (configured, or found by an earlier
+    /// platform) is polled once, by the first.
+    fn wanted_apps(&mut self, config: &Config) -> (Vec<AppConfig>, Vec<usize>) {
+        let mut apps = config.apps.clone();
+        let mut claimed: HashSet<String> = config.apps.iter().flat_map(|a| [a.name.to_string(), a.appid.clone()]).collect();
+        claimed.extend(self.platforms.iter().map(|p| p.config.settings.name.to_string()));
+        let mut counts = Vec::with_capacity(self.platforms.len());
+        for p in &mut self.platforms {
+            let found = p.runner.snapshot().apps.unwrap_or_default();
+            let before = apps.len();
+            for a in found.iter() {
+                if !claimed.insert(a.appid.clone()) {
+                    if p.skipped.insert(a.appid.clone()) {
+                        tracing::warn!(platform = &*p.config.settings.name, appid = a.appid, "app already polled (configured, or found by another platform first); polled once, there");
+                    }
+                    continue;
+                }
+                apps.push(platform::app_config(&p.config, &p.runner.tokens, a));
+            }
+            counts.push(apps.len() - before);
+        }
+        (apps, counts)
+    }
+
+    fn run(&mut self, client: &Arc<WechatClient>, client_changed: bool) {
+        let Some(config) = self.config.take() else { return };
+        let (apps, counts) = self.wanted_apps(&config);
+        self.config = Some(config);
+
+        let wanted: HashMap<&str, &AppConfig> = apps.iter().map(|a| (&*a.name, a)).collect();
+        let pairs: usize = apps.iter().map(|a| a.collectors.len()).sum();
         let gone: Vec<Arc<str>> = self.apps.keys().filter(|n| !wanted.contains_key(&***n)).cloned().collect();
         for name in gone {
             self.stop_app(&name);
         }
 
-        for app in &config.apps {
+        for app in &apps {
             let keep_client = self.apps.get(&app.name).is_some_and(|r| {
                 !client_changed && r.config.appid == app.appid && r.config.credential == app.credential
             });
@@ -333,7 +498,20 @@ impl Scheduler {
             let status = shared.status.write().unwrap_or_else(|e| e.into_inner());
             store_exporter_part(&shared, &status, app, &app_client);
         }
-        Ok(())
+
+        // Each platform's discovery, as a collector of the platform: its status and part.
+        let mut status = self.shared.status.write().unwrap_or_else(|e| e.into_inner());
+        for (p, count) in self.platforms.iter().zip(counts) {
+            let snap = p.runner.snapshot();
+            if let Some(s) = status.get_mut(&(p.config.settings.name.clone(), DISCOVERY)) {
+                s.interval = p.config.settings.discover;
+                s.polls = snap.attempts;
+                s.up = snap.up;
+                s.last_success = snap.last_success;
+                s.last_error = snap.last_error.clone();
+            }
+            store_platform_part(&self.shared, &status, p, count);
+        }
     }
 
     fn stop_app(&mut self, name: &Arc<str>) {
@@ -349,6 +527,7 @@ impl Scheduler {
 
     /// Stops every poller.
     pub fn shutdown(&mut self) {
+        self.platforms.clear();
         for app in self.apps.values_mut() {
             for (_, handle) in app.tasks.drain(..) {
                 handle.abort();
@@ -363,7 +542,20 @@ pub async fn poll_once(shared: Arc<Shared>, config: &Config) -> Result<Vec<(Stri
     let client = Arc::new(WechatClient::new(config.wechat.client.clone(), shared.live.clone())?);
     shared.quiet_after.store(config.wechat.quiet_day_after.as_secs(), Ordering::Relaxed);
     let mut handles = Vec::new();
-    for app in &config.apps {
+    let mut failures = Vec::new();
+    // Each platform's apps, discovered once, polled like the configured ones.
+    let mut apps = config.apps.clone();
+    let mut claimed: HashSet<String> = config.apps.iter().flat_map(|a| [a.name.to_string(), a.appid.clone()]).collect();
+    claimed.extend(config.platforms.iter().map(|p| p.settings.name.to_string()));
+    for p in &config.platforms {
+        let (found, telemetry) = platform::discover_once(p, &client, config.shard, &mut claimed).await;
+        match found {
+            Ok(found) => apps.extend(found),
+            Err(e) => failures.push((p.settings.name.to_string(), DISCOVERY.to_string(), e)),
+        }
+        shared.store.replace(&p.settings.name, EXPORTER_PART, &telemetry);
+    }
+    for app in &apps {
         let app_client = Arc::new(AppClient::new(app.name.clone(), client.clone(), app.credential.clone()));
         let app_arc = Arc::new(app.clone());
         for c in &app.collectors {
@@ -374,7 +566,6 @@ pub async fn poll_once(shared: Arc<Shared>, config: &Config) -> Result<Vec<(Stri
         let status = shared.status.write().unwrap_or_else(|e| e.into_inner());
         store_exporter_part(&shared, &status, app, &app_client);
     }
-    let mut failures = Vec::new();
     for h in handles {
         match h.await {
             Ok(Some(f)) => failures.push(f),
@@ -428,7 +619,13 @@ mod tests {
     fn only_transient_failures_are_tried_again_soon() {
         let api = |code| WechatError::Api { code, msg: String::new() };
         let backoff = |cause| WechatError::Backoff { wait: Duration::from_secs(5), cause: Box::new(cause) };
-        for e in [WechatError::Timeout, WechatError::Connect("reset".into()), WechatError::Http { status: 502 }, api(-1)] {
+        for e in [
+            WechatError::Timeout,
+            WechatError::Connect("reset".into()),
+            WechatError::Http { status: 502 },
+            api(-1),
+            WechatError::TokenUnavailable("no token in Redis".into()),
+        ] {
             assert!(transient(&e) && retry_within_poll(&e), "{e:?}");
         }
         for e in [api(45009), api(40013), api(61501), WechatError::Http { status: 404 }, WechatError::InvalidResponse("x".into())] {

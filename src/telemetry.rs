@@ -34,6 +34,10 @@ pub const API_REQUESTS: Desc =
     Desc::counter("wechat_exporter_api_requests", "Requests sent to WeChat, by app and API.");
 pub const API_FAILURES: Desc =
     Desc::counter("wechat_exporter_api_failures", "WeChat requests that failed, by app, API and reason.");
+pub const PLATFORM_AUTHORIZERS: Desc = Desc::gauge(
+    "wechat_exporter_platform_authorizers",
+    "Apps the platform's last successful discovery found that this exporter polls.",
+);
 pub const TOKEN_REFRESHES: Desc =
     Desc::counter("wechat_exporter_token_refreshes", "access_token fetches from WeChat.");
 pub const TOKEN_REFRESH_FAILURES: Desc =

@@ -4,6 +4,7 @@
 //! (an errcode, an HTTP error page, a hang, a broken body) for one call.
 
 pub mod data;
+pub mod platform;
 
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, VecDeque};
@@ -159,6 +160,7 @@ pub struct SimState {
     states: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
     /// Every collector's answers, by API path.
     routes: HashMap<&'static str, &'static Route>,
+    platforms: platform::Platforms,
 }
 
 impl SimState {
@@ -215,6 +217,8 @@ impl SimState {
         };
         let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         match tokens.get(token) {
+            // A platform's authorizer token, set by the platform's service (a test).
+            None if let Some(appid) = self.platforms.check_token(token) => Ok(appid),
             None => Err(errcode(40001, "invalid credential, access_token is invalid or not latest")),
             Some(t) if t.expires <= self.now() => Err(errcode(42001, "access_token expired")),
             Some(t) => Ok(t.appid.clone()),
@@ -223,6 +227,12 @@ impl SimState {
 
     fn revoke_tokens(&self, appid: &str) {
         self.tokens.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, t| t.appid != appid);
+        self.platforms.revoke(appid);
+    }
+
+    /// Keeps a token made outside the simulator (a platform's) for leak tests.
+    fn note_issued(&self, token: &str) {
+        self.issued.lock().unwrap_or_else(|e| e.into_inner()).push(token.to_string());
     }
 
     fn take_fault(&self, appid: &str, path: &str) -> Option<Fault> {
@@ -287,6 +297,7 @@ impl Simulator {
                 .map(|s| ((*s).type_id(), s))
                 .collect(),
             routes: COLLECTORS.iter().flat_map(|k| k.routes()).map(|r| (r.api.path, r)).collect(),
+            platforms: platform::Platforms::default(),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -370,6 +381,9 @@ async fn handle(
         return reply(errcode(47001, "data format error"));
     };
 
+    if let Some(answer) = platform::handle(&st, &path, &query, &req).await {
+        return answer;
+    }
     match path.as_str() {
         "/cgi-bin/stable_token" | "/cgi-bin/token" => {
             let appid = req.get("appid").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -397,7 +411,7 @@ async fn handle(
             }
         return fault(f).await;
     }
-    let Some(app) = st.app(&appid).cloned() else {
+    let Some(app) = st.app(&appid).cloned().or_else(|| st.platforms.app(&appid)) else {
         return reply(errcode(40013, "invalid appid"));
     };
     match st.routes.get(path.as_str()) {

@@ -96,6 +96,14 @@ impl AppClient {
         api: &Api,
         build: &impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<T, WechatError> {
+        if let Credential::Platform(p) = self.tokens.credential() {
+            let result = self.call_with_platform_token(p, api, build).await;
+            if let Err(WechatError::TokenUnavailable(_)) = &result {
+                // Counted here: no request may have gone out at all.
+                self.telemetry.failure(api.name, "token_unavailable".into());
+            }
+            return result;
+        }
         let t = self.transport();
         let token = self.tokens.get(&t).await?;
         let result = match t.send(api, Some(&token), build, &[&token]).await {
@@ -120,6 +128,30 @@ impl AppClient {
             self.tokens.worked().await;
         }
         result
+    }
+
+    /// A platform's app: the token from the platform's Redis. One WeChat calls stale
+    /// is read again from Redis (never refreshed) and the call made once more; if
+    /// that is refused too, the token is `token_unavailable` until Redis changes.
+    async fn call_with_platform_token<T: DeserializeOwned>(
+        &self,
+        p: &crate::platform::PlatformCredential,
+        api: &Api,
+        build: &impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<T, WechatError> {
+        let t = self.transport();
+        let token = p.token().await?;
+        match t.send(api, Some(&token), build, &[&token]).await {
+            Err(e) if e.is_stale_token() => {
+                tracing::debug!(app = &*self.name, api = api.name, error = %e, "token refused; reading it again from the platform's Redis");
+                let fresh = p.reread().await?;
+                match t.send(api, Some(&fresh), build, &[&token, &fresh]).await {
+                    Err(e) if e.is_stale_token() => Err(p.refused(&fresh)),
+                    other => other,
+                }
+            }
+            other => other,
+        }
     }
 
     fn quota_wait(&self, api: &Api) -> Option<WechatError> {

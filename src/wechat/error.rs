@@ -30,6 +30,10 @@ pub enum WechatError {
     /// An access_token file that cannot be used.
     #[error("access_token file {path}: {detail}")]
     TokenFile { path: String, detail: String },
+    /// A third-party platform's token that is missing from its Redis, unreadable,
+    /// or refused by WeChat even after reading it again. Never refreshed by us.
+    #[error("token unavailable: {0}")]
+    TokenUnavailable(String),
     /// A call not made because an earlier failure asked to wait.
     #[error("waiting {}s before trying again after: {cause}", wait.as_secs())]
     Backoff { wait: Duration, cause: Box<WechatError> },
@@ -79,6 +83,7 @@ impl WechatError {
             WechatError::Connect(_) => "connect".into(),
             WechatError::InvalidResponse(_) => "invalid_response".into(),
             WechatError::TokenFile { .. } => "token_file".into(),
+            WechatError::TokenUnavailable(_) => "token_unavailable".into(),
             WechatError::Backoff { cause, .. } => cause.reason(),
         }
     }
@@ -141,6 +146,7 @@ mod tests {
         let b = WechatError::Backoff { wait: Duration::from_secs(3), cause: Box::new(WechatError::Timeout) };
         assert_eq!(b.reason(), "timeout");
         assert!(WechatError::Api { code: 42001, msg: String::new() }.is_stale_token());
+        assert_eq!(WechatError::TokenUnavailable("x".into()).reason(), "token_unavailable");
         assert_eq!(WechatError::Redirect { status: 302 }.reason(), "redirect");
         assert_eq!(WechatError::TooLarge { limit: 10 }.reason(), "too_large");
     }

@@ -42,6 +42,9 @@ pub enum TokenMode {
 pub enum Credential {
     Secret { appid: String, secret: Secret, mode: TokenMode },
     File(PathBuf),
+    /// A third-party platform's authorizer_access_token, read from the platform's
+    /// Redis and never refreshed by the exporter.
+    Platform(crate::platform::PlatformCredential),
 }
 
 /// Refresh this long before WeChat's `expires_in` runs out (or at half the
@@ -111,6 +114,11 @@ impl TokenSource {
         let now = Instant::now();
         if let Credential::File(path) = &self.credential {
             return read_file(path, &mut st).await;
+        }
+        if let Credential::Platform(p) = &self.credential {
+            // The platform's store caches it; nothing to hold here.
+            drop(st);
+            return p.token().await;
         }
         if let Some((token, refresh_at)) = &st.token
             && now < *refresh_at {

@@ -106,6 +106,11 @@ impl WechatClient {
     pub fn settings(&self) -> &ClientSettings {
         &self.settings
     }
+
+    /// A view for calls made outside an app's client (a platform's own calls).
+    pub fn transport<'a>(&'a self, app: &'a str, telemetry: &'a AppTelemetry) -> Transport<'a> {
+        Transport { client: self, app, telemetry }
+    }
 }
 
 /// One app's view of the client, for one call.
