@@ -613,10 +613,8 @@ async fn web_config_component_probes_and_scrapes_work() {
     let ck = rcgen::generate_simple_self_signed(vec![server_name.to_string()]).unwrap();
     let mut web_config = secret("wechat-exporter-web-config", "web-config.yml");
     let users = ops::yaml_text(&web_config, "web-config.yml")["basic_auth_users"].clone();
-    for (user, password) in [(scrape_user.as_str(), scrape_password.as_str())] {
-        let placeholder = users[user].as_str().unwrap_or_else(|| panic!("web-config.yml has no user {user}"));
-        web_config = web_config.replace(placeholder, &bcrypt::hash(password, 4).unwrap());
-    }
+    let placeholder = users[scrape_user.as_str()].as_str().unwrap_or_else(|| panic!("web-config.yml has no user {scrape_user}"));
+    web_config = web_config.replace(placeholder, &bcrypt::hash(&scrape_password, 4).unwrap());
     let files: BTreeMap<(&str, &str), String> = [
         (("wechat-exporter-web-config", "web-config.yml"), web_config),
         (("wechat-exporter-tls", "tls.crt"), ck.cert.pem()),
