@@ -71,6 +71,12 @@ pub fn pick_day<R>(rows: Vec<R>, ref_date: impl Fn(&R) -> Option<&str>, day: Nai
     pick_period(rows, ref_date, day)
 }
 
+/// Whether a whole answer dated `ref_date` can be `day`'s: an answer dated another day is
+/// not (WeChat then has nothing for `day` yet); an undated one is taken as asked.
+pub fn answers_day(ref_date: Option<&str>, day: NaiveDate) -> bool {
+    ref_date.and_then(crate::cst::parse).is_none_or(|d| d == day)
+}
+
 /// A datacube API family, read one period at a time.
 pub trait Datacube: Send + Sync + 'static {
     type Period: Period;

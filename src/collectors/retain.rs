@@ -14,7 +14,6 @@ use serde::Deserialize;
 use super::datacube::{Daily, Datacube};
 use super::kind::{HOUR, MINI_PROGRAM, MINUTE};
 use super::{DateSpan, Kind, NoSettings, PollContext, Route};
-use crate::cst;
 use crate::store::{Desc, Sample};
 use crate::wechat::json::{self, Loose};
 use crate::wechat::{Api, WechatError};
@@ -72,7 +71,7 @@ pub struct Item {
 impl Response {
     /// Whether the answer is for cohort `day` (an answer without a date is taken as asked).
     pub fn is_for(&self, day: NaiveDate) -> bool {
-        self.ref_date.as_deref().and_then(cst::parse).is_none_or(|d| d == day)
+        super::datacube::answers_day(self.ref_date.as_deref(), day)
     }
 
     /// The cohorts' figures for key `k`: (cohort, value), the first item of each list

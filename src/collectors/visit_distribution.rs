@@ -11,10 +11,9 @@ pub mod sim;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::datacube::{Daily, Datacube};
+use super::datacube::{answers_day, Daily, Datacube};
 use super::kind::{HOUR, MINI_PROGRAM, MINUTE};
 use super::{DateSpan, Kind, NoSettings, PollContext, Route};
-use crate::cst;
 use crate::store::{Desc, Sample};
 use crate::wechat::json::{self, Loose};
 use crate::wechat::{Api, WechatError};
@@ -112,7 +111,7 @@ impl Datacube for Distributions {
     /// None while WeChat has no distribution for `day`.
     async fn fetch(&self, cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Vec<Sample>>, WechatError> {
         let resp: Response = cx.client.post(&API, &Request::for_day(day)).await?;
-        if resp.ref_date.as_deref().and_then(cst::parse).is_some_and(|d| d != day) {
+        if !answers_day(resp.ref_date.as_deref(), day) {
             return Ok(None);
         }
         let samples = resp.samples();

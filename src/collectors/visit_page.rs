@@ -9,10 +9,9 @@ pub mod sim;
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::datacube::{Daily, Datacube};
+use super::datacube::{answers_day, Daily, Datacube};
 use super::kind::{HOUR, MINI_PROGRAM, MINUTE};
 use super::{DateSpan, Kind, PollContext, Route};
-use crate::cst;
 use crate::store::{Desc, Sample};
 use crate::wechat::json::{self, Loose};
 use crate::wechat::{Api, WechatError};
@@ -162,7 +161,7 @@ impl Datacube for Pages {
     /// None while WeChat has no pages for `day`.
     async fn fetch(&self, cx: &PollContext<'_>, day: NaiveDate) -> Result<Option<Vec<Page>>, WechatError> {
         let resp: Response = cx.client.post(&API, &Request::for_day(day)).await?;
-        if resp.ref_date.as_deref().and_then(cst::parse).is_some_and(|d| d != day) {
+        if !answers_day(resp.ref_date.as_deref(), day) {
             return Ok(None);
         }
         let pages = top_pages(resp.list, self.top as usize);
