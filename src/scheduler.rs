@@ -1,6 +1,9 @@
-//! The scheduler: every (app, collector) pair polls on its own interval, in its
-//! own task, and hands its result to the store. A slow or failing app holds up
-//! nobody else; the shared client bounds how many requests are in flight.
+//! The scheduler: every (app, collector) pair polls on its own interval and hands
+//! its result to the store. A pair waits in the [`timetable`] and polls in a task of
+//! its own, so a slow or failing app holds up nobody else; the shared client bounds
+//! how many requests are in flight.
+
+mod timetable;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use self::timetable::{PollerId, Timetable};
 
 use crate::collectors::{Collector, CollectorConfig, Output, PollContext};
 use crate::config::{shard_of, AppConfig, Config};
@@ -70,20 +75,25 @@ impl Shared {
     }
 }
 
-/// One app as it runs: its client (tokens, counters) and its collectors' tasks.
+/// One app as it runs: its client (tokens, counters) and its collectors' pollers.
 struct RunningApp {
-    /// The app's config, one copy shared with its pollers.
+    /// The app's config, one copy shared with its pollers and the scheduler's config.
     config: Arc<AppConfig>,
     client: Arc<AppClient>,
-    tasks: Vec<(CollectorConfig, JoinHandle<()>)>,
+    /// In the timetable: the poller of each of `config.collectors`, in that order.
+    pollers: Vec<PollerId>,
 }
 
 pub struct Scheduler {
     shared: Arc<Shared>,
     client: Option<Arc<WechatClient>>,
     apps: HashMap<Arc<str>, RunningApp>,
-    /// The config in force: its apps, and its platforms' apps as last discovered.
+    /// The config in force, its apps taken out into `configured`.
     config: Option<Config>,
+    /// The config's apps, each shared with its running app rather than copied.
+    configured: Vec<Arc<AppConfig>>,
+    /// Every poller between polls; started with the first app.
+    timetable: Option<Timetable>,
     platforms: Vec<RunningPlatform>,
     /// Told whenever a platform's discovery has something new; see [`Scheduler::changes`].
     changed: mpsc::UnboundedSender<()>,
@@ -187,21 +197,6 @@ impl Poller {
             tracing::warn!(app = &*self.app.name, collector = self.name, reason = %e.reason(), error = %e, "poll failed");
         }
         result
-    }
-
-    async fn run(mut self, first: Duration) {
-        tokio::time::sleep(first).await;
-        let mut failed_in_a_row = 0;
-        loop {
-            // Boxed: a poll's state (a retry's pause among it) lives only while it runs,
-            // and the task, one of tens of thousands, stays in a smaller size class.
-            failed_in_a_row = match Box::pin(self.poll()).await {
-                Err(e) if transient(&e) => failed_in_a_row + 1,
-                _ => 0,
-            };
-            let wait = next_wait(self.interval, failed_in_a_row);
-            tokio::time::sleep(wait.mul_f64(0.95).saturating_add(jitter(wait / 10))).await;
-        }
     }
 }
 
@@ -318,6 +313,8 @@ impl Scheduler {
             client: None,
             apps: HashMap::new(),
             config: None,
+            configured: Vec::new(),
+            timetable: None,
             platforms: Vec::new(),
             changed,
             changes: Some(changes),
@@ -352,7 +349,10 @@ impl Scheduler {
         let client_changed = !self.client.as_ref().is_some_and(|c| Arc::ptr_eq(c, &client));
         self.client = Some(client.clone());
         self.start_platforms(config, &client, client_changed);
-        self.config = Some(config.clone());
+        // The apps are kept once, shared with the running apps (10,000 apps' configs are
+        // megabytes); the rest of the config is small.
+        self.configured = config.apps.iter().cloned().map(Arc::new).collect();
+        self.config = Some(Config { apps: Vec::new(), ..config.clone() });
         self.run(&client, client_changed);
         Ok(())
     }
@@ -424,9 +424,9 @@ impl Scheduler {
     /// Every app to poll: the configured ones, then each platform's as last
     /// discovered. An app already polled (configured, or found by an earlier
     /// platform) is polled once, by the first.
-    fn wanted_apps(&mut self, config: &Config) -> (Vec<AppConfig>, Vec<usize>) {
-        let mut apps = config.apps.clone();
-        let mut claimed: HashSet<String> = config.apps.iter().flat_map(|a| [a.name.to_string(), a.appid.clone()]).collect();
+    fn wanted_apps(&mut self) -> (Vec<Arc<AppConfig>>, Vec<usize>) {
+        let mut apps = self.configured.clone();
+        let mut claimed: HashSet<String> = apps.iter().flat_map(|a| [a.name.to_string(), a.appid.clone()]).collect();
         claimed.extend(self.platforms.iter().map(|p| p.config.settings.name.to_string()));
         let mut counts = Vec::with_capacity(self.platforms.len());
         for p in &mut self.platforms {
@@ -439,7 +439,7 @@ impl Scheduler {
                     }
                     continue;
                 }
-                apps.push(platform::app_config(&p.config, &p.runner.tokens, a));
+                apps.push(Arc::new(platform::app_config(&p.config, &p.runner.tokens, a)));
             }
             counts.push(apps.len() - before);
         }
@@ -447,54 +447,58 @@ impl Scheduler {
     }
 
     fn run(&mut self, client: &Arc<WechatClient>, client_changed: bool) {
-        let Some(config) = self.config.take() else { return };
-        let (apps, counts) = self.wanted_apps(&config);
-        self.config = Some(config);
+        if self.config.is_none() {
+            return;
+        }
+        let (apps, counts) = self.wanted_apps();
 
-        let wanted: HashMap<&str, &AppConfig> = apps.iter().map(|a| (&*a.name, a)).collect();
+        let wanted: HashMap<&str, &AppConfig> = apps.iter().map(|a| (&*a.name, &**a)).collect();
         let pairs: usize = apps.iter().map(|a| a.collectors.len()).sum();
         let gone: Vec<Arc<str>> = self.apps.keys().filter(|n| !wanted.contains_key(&***n)).cloned().collect();
         for name in gone {
             self.stop_app(&name);
         }
 
+        let timetable = self.timetable.get_or_insert_with(Timetable::start);
         for app in &apps {
             let keep_client = self.apps.get(&app.name).is_some_and(|r| {
                 !client_changed && r.config.appid == app.appid && r.config.credential == app.credential
             });
             if !keep_client {
-                self.stop_app(&app.name);
+                stop_app(&self.shared, &mut self.apps, timetable, &app.name);
             }
             let shared = self.shared.clone();
-            // One copy of the app's config, shared by the running app and its pollers.
-            let app_arc = Arc::new(app.clone());
             let running = self.apps.entry(app.name.clone()).or_insert_with(|| RunningApp {
-                config: app_arc.clone(),
+                config: app.clone(),
                 client: Arc::new(AppClient::new(app.name.clone(), client.clone(), app.credential.clone())),
-                tasks: Vec::new(),
+                pollers: Vec::new(),
             });
             let app_client = running.client.clone();
-            // Stop collectors that changed or went away.
-            running.tasks.retain(|(c, handle)| {
-                let keep = app.collectors.contains(c);
-                if !keep {
-                    handle.abort();
-                    let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
-                    status.remove(&(app.name.clone(), c.spec.name()));
-                    shared.store.remove_part(&app.name, c.spec.name());
-                }
-                keep
-            });
-            running.config = app_arc.clone();
-            for c in &app.collectors {
-                if running.tasks.iter().any(|(have, _)| have == c) {
+            // Collectors unchanged keep their pollers; those changed or gone stop first, so
+            // a changed one's new poller starts with a status and a part of its own.
+            let kept: Vec<Option<PollerId>> = app
+                .collectors
+                .iter()
+                .map(|c| running.config.collectors.iter().position(|have| have == c).and_then(|i| running.pollers.get(i).copied()))
+                .collect();
+            for (c, id) in running.config.collectors.iter().zip(running.pollers.iter()) {
+                if kept.contains(&Some(*id)) {
                     continue;
                 }
-                let poller = Poller::new(shared.clone(), app_arc.clone(), app_client.clone(), c);
-                let first = first_delay(&app.name, c.spec.name(), c.interval, pairs);
-                let handle = tokio::spawn(poller.run(first));
-                running.tasks.push((c.clone(), handle));
+                timetable.remove(*id);
+                let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+                status.remove(&(app.name.clone(), c.spec.name()));
+                shared.store.remove_part(&app.name, c.spec.name());
             }
+            let pollers = app.collectors.iter().zip(kept).map(|(c, kept)| {
+                kept.unwrap_or_else(|| {
+                    let poller = Poller::new(shared.clone(), app.clone(), app_client.clone(), c);
+                    timetable.add(poller, first_delay(&app.name, c.spec.name(), c.interval, pairs))
+                })
+            });
+            let pollers = pollers.collect();
+            running.pollers = pollers;
+            running.config = app.clone();
             let status = shared.status.write().unwrap_or_else(|e| e.into_inner());
             store_exporter_part(&shared, &status, app, &app_client);
         }
@@ -515,24 +519,28 @@ impl Scheduler {
     }
 
     fn stop_app(&mut self, name: &Arc<str>) {
-        if let Some(app) = self.apps.remove(name) {
-            for (_, handle) in app.tasks {
-                handle.abort();
-            }
-            let mut status = self.shared.status.write().unwrap_or_else(|e| e.into_inner());
-            status.retain(|(a, _), _| a != name);
-            self.shared.store.remove_app(name);
+        if let Some(timetable) = &self.timetable {
+            stop_app(&self.shared, &mut self.apps, timetable, name);
         }
     }
 
-    /// Stops every poller.
+    /// Stops every poller, a poll under way included.
     pub fn shutdown(&mut self) {
         self.platforms.clear();
-        for app in self.apps.values_mut() {
-            for (_, handle) in app.tasks.drain(..) {
-                handle.abort();
-            }
+        self.timetable = None;
+        self.apps.clear();
+    }
+}
+
+/// Stops an app's pollers and takes its status and series away.
+fn stop_app(shared: &Shared, apps: &mut HashMap<Arc<str>, RunningApp>, timetable: &Timetable, name: &Arc<str>) {
+    if let Some(app) = apps.remove(name) {
+        for id in app.pollers {
+            timetable.remove(id);
         }
+        let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+        status.retain(|(a, _), _| a != name);
+        shared.store.remove_app(name);
     }
 }
 

@@ -161,6 +161,40 @@ async fn reload_adds_and_removes_apps_and_keeps_the_old_config_on_error() {
     assert!(value(&lines, "wechat_daily_visit_pv", &[("app", "odd")]).is_some());
 }
 
+/// A reload that changes one collector's interval and drops another: the changed one
+/// polls on at its new interval under the same name, the dropped one stops calling
+/// WeChat and its series go, and an app left alone is not disturbed.
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_changes_one_collector_and_stops_another() {
+    let apps = apps();
+    let mut opts = wechat_exporter::simulator::Options::new(apps.clone());
+    opts.record_calls = true;
+    let sim = wechat_exporter::simulator::Simulator::start(opts).await.unwrap();
+    let both = "    collectors:\n      visit_trend: {interval: 1s}\n      performance: {interval: 1s, queries: [{cost_time_type: startup}]}\n";
+    let exp = Exporter::start(&config_for(&sim.base_url(), &apps[..1], both), &[], &[]);
+    exp.wait_ready().await;
+
+    let one = "    collectors:\n      visit_trend: {interval: 2s}\n";
+    std::fs::write(exp.config_path(), config_for(&sim.base_url(), &apps[..1], one)).unwrap();
+    let r = reqwest::Client::new().post(exp.url("/-/reload")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    exp.wait_ready().await;
+    let lines = parse(&exp.get("/metrics").await.1);
+    let shop = [("app", "shop"), ("collector", "visit_trend")];
+    assert_eq!(value(&lines, "wechat_exporter_collector_interval_seconds", &shop), Some(2.0));
+    assert!(lines.iter().all(|l| l.labels.get("collector").map(String::as_str) != Some("performance")), "performance's status is gone");
+    assert!(lines.iter().all(|l| !l.name.starts_with("wechat_performance_")), "performance's series are gone");
+
+    // A poll that was under way at the reload may still land; none starts after it.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let perf_before = sim.calls(PERF_PATH).len();
+    let visits_before = sim.calls(VISIT_PATH).len();
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(sim.calls(PERF_PATH).len(), perf_before, "a dropped collector calls WeChat no more");
+    let visits = sim.calls(VISIT_PATH).len() - visits_before;
+    assert!((1..=4).contains(&visits), "visit_trend polls on every 2 s: {visits} polls in 5 s");
+}
+
 #[test]
 fn once_prints_the_exposition_and_fails_when_a_collector_fails() {
     let rt = tokio::runtime::Runtime::new().unwrap();
