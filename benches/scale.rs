@@ -79,6 +79,9 @@ struct Args {
     breakdown: bool,
     /// Only serve the simulator (the breakdown's child).
     simulator_only: bool,
+    /// Another build of the exporter to run instead of this one (`--exporter PATH`), to
+    /// weigh an older commit against this one on the same machine in the same hour.
+    exporter: Option<String>,
     apps: usize,
     soak: u64,
     scrapes: usize,
@@ -91,6 +94,7 @@ fn args() -> Args {
         skip_collectors: Vec::new(),
         breakdown: false,
         simulator_only: false,
+        exporter: None,
         apps: 10_000,
         soak: 600,
         scrapes: 30,
@@ -108,6 +112,7 @@ fn args() -> Args {
             ("--skip-collector", _) => {
                 a.skip_collectors.extend(argv.get(i + 1).cloned());
             }
+            ("--exporter", _) => a.exporter = argv.get(i + 1).cloned(),
             ("--skip-node" | "--breakdown" | "--simulator-only", _) => {
                 match argv[i].as_str() {
                     "--skip-node" => a.skip_node = true,
@@ -195,10 +200,14 @@ async fn scrape(client: &reqwest::Client, url: &str, gzip: bool, openmetrics: bo
         req = req.header("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5");
     }
     let t = Instant::now();
-    let body = match req.send().await {
-        Ok(r) => r.bytes().await.map(|b| b.len()).unwrap_or(0),
-        Err(_) => 0,
-    };
+    // Read as it arrives, up to the last byte: joining 30 MB into one buffer afterwards
+    // would be the client's time, not the server's (it was counted before 2026-11-27).
+    let mut body = 0;
+    if let Ok(mut r) = req.send().await {
+        while let Ok(Some(chunk)) = r.chunk().await {
+            body += chunk.len();
+        }
+    }
     (t.elapsed().as_secs_f64() * 1000.0, body)
 }
 
@@ -487,7 +496,7 @@ async fn run(a: Args) {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/metrics");
     let exporter = Proc(
-        Command::new(env!("CARGO_BIN_EXE_wechat-exporter"))
+        Command::new(a.exporter.as_deref().unwrap_or(env!("CARGO_BIN_EXE_wechat-exporter")))
             .arg("--config.file")
             .arg(&cfg_path)
             .args(["--web.listen-address", &format!("127.0.0.1:{port}"), "--log.level", "error"])
@@ -604,6 +613,9 @@ async fn run(a: Args) {
     println!();
     println!("Machine: {} cores, {}; ready (every collector polled once) after {ready_after:.0} s.", num_cpus(), cpu_model());
     println!("Collectors of every app, each polling every minute: {}.", names.join(", "));
+    if let Some(bin) = &a.exporter {
+        println!("Exporter: {bin} (not this build).");
+    }
     println!();
     println!("| measure | wechat-exporter | node_exporter textfile | ratio |");
     println!("|---|---|---|---|");

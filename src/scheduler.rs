@@ -3,9 +3,10 @@
 //! its own, so a slow or failing app holds up nobody else; the shared client bounds
 //! how many requests are in flight.
 
+mod status;
 mod timetable;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use self::status::StatusTable;
 use self::timetable::{PollerId, Timetable};
 
 use crate::collectors::{Collector, CollectorConfig, Output, PollContext};
@@ -45,14 +47,12 @@ pub struct CollectorStatus {
     pub data_date: Option<chrono::NaiveDate>,
 }
 
-type StatusKey = (Arc<str>, &'static str);
-
 /// State shared by the poller tasks and the web server.
 pub struct Shared {
     pub store: Arc<Store>,
     pub live: Arc<Live>,
     pub clock: Clock,
-    status: RwLock<BTreeMap<StatusKey, CollectorStatus>>,
+    status: RwLock<StatusTable>,
     /// `wechat.quiet_day_after` in seconds, as the config last applied says.
     quiet_after: AtomicU64,
 }
@@ -71,7 +71,7 @@ impl Shared {
     /// A copy of every collector's status, ordered by app and collector.
     pub fn status(&self) -> Vec<(Arc<str>, &'static str, CollectorStatus)> {
         let st = self.status.read().unwrap_or_else(|e| e.into_inner());
-        st.iter().map(|((a, c), s)| (a.clone(), *c, s.clone())).collect()
+        st.iter().map(|(a, c, s)| (a.clone(), c, s.clone())).collect()
     }
 }
 
@@ -132,7 +132,8 @@ struct Poller {
 impl Poller {
     fn new(shared: Arc<Shared>, app: Arc<AppConfig>, client: Arc<AppClient>, c: &CollectorConfig) -> Poller {
         shared.status.write().unwrap_or_else(|e| e.into_inner()).insert(
-            (app.name.clone(), c.spec.name()),
+            &app.name,
+            c.spec.name(),
             CollectorStatus { interval: c.interval, polls: 0, up: false, last_success: None, last_error: None, data_date: None },
         );
         Poller { shared, app, client, name: c.spec.name(), interval: c.interval, collector: c.spec.build() }
@@ -160,12 +161,11 @@ impl Poller {
             tokio::time::sleep(pause).await;
             (now, result) = self.try_once().await;
         }
-        let key: StatusKey = (self.app.name.clone(), self.name);
         // Status and store change together, under the status lock: a reload that removed
         // this pair while it polled has taken its status away, and then nothing is written
         // back (an aborted task runs on to its next await).
         let mut status = self.shared.status.write().unwrap_or_else(|e| e.into_inner());
-        let Some(s) = status.get_mut(&key) else {
+        let Some(s) = status.get_mut(&self.app.name, self.name) else {
             return result.map(|_| ());
         };
         s.polls += 1;
@@ -263,7 +263,7 @@ fn jitter(max: Duration) -> Duration {
 /// collectors' `up` and last success. Written after every poll of any of them, by a
 /// caller holding the status write lock, so the newest counters are always the ones
 /// stored last.
-fn store_exporter_part(shared: &Shared, status: &BTreeMap<StatusKey, CollectorStatus>, app: &AppConfig, client: &AppClient) {
+fn store_exporter_part(shared: &Shared, status: &StatusTable, app: &AppConfig, client: &AppClient) {
     let mut samples = client.telemetry.samples();
     let mut info =
         Sample::new(&telemetry::APP_INFO, 1.0).label("appid", app.appid.clone()).label("account", app.account.as_str());
@@ -277,7 +277,7 @@ fn store_exporter_part(shared: &Shared, status: &BTreeMap<StatusKey, CollectorSt
 
 /// A platform's own part: its calls' counters, its discovery's `up` and last
 /// success, and how many apps it found, under the platform's name as `app`.
-fn store_platform_part(shared: &Shared, status: &BTreeMap<StatusKey, CollectorStatus>, p: &RunningPlatform, apps: usize) {
+fn store_platform_part(shared: &Shared, status: &StatusTable, p: &RunningPlatform, apps: usize) {
     let name = &p.config.settings.name;
     let mut samples = p.runner.client.telemetry.samples();
     samples.retain(|s| s.desc != telemetry::TOKEN_REFRESHES && s.desc != telemetry::TOKEN_REFRESH_FAILURES);
@@ -289,9 +289,8 @@ fn store_platform_part(shared: &Shared, status: &BTreeMap<StatusKey, CollectorSt
 }
 
 /// `up` and last success of every collector of `app` that has polled.
-fn status_samples(samples: &mut Vec<Sample>, status: &BTreeMap<StatusKey, CollectorStatus>, app: &Arc<str>) {
-    let mine = status.range((app.clone(), "")..).take_while(|((a, _), _)| a == app);
-    for ((_, collector), s) in mine {
+fn status_samples(samples: &mut Vec<Sample>, status: &StatusTable, app: &Arc<str>) {
+    for (collector, s) in status.of(app) {
         samples.push(Sample::new(&telemetry::COLLECTOR_INTERVAL, s.interval.as_secs_f64()).label("collector", *collector));
         if s.polls == 0 {
             continue;
@@ -382,7 +381,7 @@ impl Scheduler {
         for gone in old {
             let name = gone.config.settings.name.clone();
             drop(gone);
-            self.shared.status.write().unwrap_or_else(|e| e.into_inner()).remove(&(name.clone(), DISCOVERY));
+            self.shared.status.write().unwrap_or_else(|e| e.into_inner()).remove(&name, DISCOVERY);
             self.shared.store.remove_app(&name);
         }
         for (p, kept) in config.platforms.iter().zip(kept.iter_mut()) {
@@ -414,7 +413,8 @@ impl Scheduler {
             }
         });
         self.shared.status.write().unwrap_or_else(|e| e.into_inner()).insert(
-            (p.settings.name.clone(), DISCOVERY),
+            &p.settings.name,
+            DISCOVERY,
             CollectorStatus { interval: p.settings.discover, polls: 0, up: false, last_success: None, last_error: None, data_date: None },
         );
         tracing::info!(platform = &*p.settings.name, redis = p.settings.redis.shown(), "platform started: discovering its authorizers");
@@ -487,7 +487,7 @@ impl Scheduler {
                 }
                 timetable.remove(*id);
                 let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
-                status.remove(&(app.name.clone(), c.spec.name()));
+                status.remove(&app.name, c.spec.name());
                 shared.store.remove_part(&app.name, c.spec.name());
             }
             let pollers = app.collectors.iter().zip(kept).map(|(c, kept)| {
@@ -507,7 +507,7 @@ impl Scheduler {
         let mut status = self.shared.status.write().unwrap_or_else(|e| e.into_inner());
         for (p, count) in self.platforms.iter().zip(counts) {
             let snap = p.runner.snapshot();
-            if let Some(s) = status.get_mut(&(p.config.settings.name.clone(), DISCOVERY)) {
+            if let Some(s) = status.get_mut(&p.config.settings.name, DISCOVERY) {
                 s.interval = p.config.settings.discover;
                 s.polls = snap.attempts;
                 s.up = snap.up;
@@ -539,7 +539,7 @@ fn stop_app(shared: &Shared, apps: &mut HashMap<Arc<str>, RunningApp>, timetable
             timetable.remove(id);
         }
         let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
-        status.retain(|(a, _), _| a != name);
+        status.remove_app(name);
         shared.store.remove_app(name);
     }
 }

@@ -90,16 +90,20 @@ pub struct WechatClient {
 
 impl WechatClient {
     pub fn new(settings: ClientSettings, live: Arc<Live>) -> Result<WechatClient, WechatError> {
+        let permits = settings.max_in_flight.max(1);
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("wechat-exporter/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(90))
+            // No more requests than permits are ever in flight, so more idle connections
+            // than that are never needed; without a cap, connects raced against returning
+            // connections pile up idle ones.
+            .pool_max_idle_per_host(permits)
             .redirect(reqwest::redirect::Policy::none())
             .referer(false)
             .build()
             .map_err(WechatError::from_reqwest)?;
-        let permits = settings.max_in_flight.max(1);
         Ok(WechatClient { http, settings, in_flight: Semaphore::new(permits), live })
     }
 
