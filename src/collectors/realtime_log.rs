@@ -26,7 +26,7 @@
 
 pub mod sim;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
@@ -129,6 +129,11 @@ impl Level {
             Level::Warn => "warn",
             Level::Error => "error",
         }
+    }
+
+    /// Its place in a url's counts ([`LevelCounts`]).
+    fn index(self) -> usize {
+        self as usize
     }
 
     /// The `level` filter value: records of this level or higher.
@@ -266,6 +271,11 @@ impl Budget {
     }
 
     pub fn spend(&mut self, now: i64) {
+        // Kept for the process's life: room left by a burst (a catch-up after an
+        // outage) is given back once the minute's searches are few again.
+        if self.spent.capacity() > 8 && self.spent.len() * 4 < self.spent.capacity() {
+            self.spent.shrink_to(self.spent.len() * 2);
+        }
         self.spent.push_back(now);
     }
 }
@@ -301,9 +311,9 @@ impl Record {
     }
 
     /// The page path, without a query string (which would make a series per visit).
-    pub fn page(&self) -> String {
+    pub fn page(&self) -> &str {
         let url = self.url.as_deref().unwrap_or("");
-        url.split('?').next().unwrap_or("").to_string()
+        url.split('?').next().unwrap_or("")
     }
 }
 
@@ -323,14 +333,34 @@ impl Response {
 
 // ---- the collector ----
 
-/// Counts by (url, level); the url is "" without `by_url`.
-type Counts = BTreeMap<(String, Level), u64>;
+/// One url's counts, by [`Level::index`]: info, warn, error.
+type LevelCounts = [u64; 3];
+
+/// Counts by url, sorted by url; the url is "" without `by_url`. A sorted `Vec`:
+/// it lives as long as the process, once per app, and a B-tree node would take
+/// 456 bytes to hold the three counters most apps have.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Counts(Vec<(Box<str>, LevelCounts)>);
+
+impl Counts {
+    /// The counts of `url`, all three 0 when it is new.
+    fn of(&mut self, url: &str) -> &mut LevelCounts {
+        let i = match self.0.binary_search_by(|(u, _)| (**u).cmp(url)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (url.into(), [0; 3]));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+}
 
 /// Where the work on the current window stands.
 #[derive(Debug, Clone)]
 enum Job {
-    /// Totals so far: any level, then level >= warn, then level >= error.
-    Totals(Vec<u64>),
+    /// Totals so far (the first `len`): any level, then level >= warn, then level >= error.
+    Totals { got: [u64; 3], len: usize },
     /// Paging: the next offset, the window's total as first seen, what was counted.
     Pages { next: u64, total: Option<u64>, counts: Counts, rereads: u32 },
 }
@@ -350,7 +380,9 @@ pub struct RealtimeLog {
     settings: Settings,
     /// Everything logged before this has been counted. Set at the first poll.
     cursor: Option<i64>,
-    pending: Option<Pending>,
+    /// Boxed: a window is rarely left unfinished between polls, and inline it would
+    /// take 72 bytes in each app's collector.
+    pending: Option<Box<Pending>>,
     counts: Counts,
     skipped: u64,
     budget: Budget,
@@ -360,12 +392,10 @@ pub struct RealtimeLog {
 
 impl RealtimeLog {
     pub fn new(settings: Settings) -> RealtimeLog {
-        let mut counts = Counts::new();
+        let mut counts = Counts::default();
         if !settings.by_url {
             // The three series exist from the start, at 0.
-            for level in Level::ALL {
-                counts.insert((String::new(), level), 0);
-            }
+            counts.of("");
         }
         let budget = Budget::new(settings.budget);
         RealtimeLog { settings, cursor: None, pending: None, counts, skipped: 0, budget, blocked_until: None }
@@ -378,10 +408,12 @@ impl RealtimeLog {
 
     /// The samples: counters, skipped seconds, and how far counting has got.
     pub fn output(&self) -> Output {
-        let mut samples = Vec::with_capacity(self.counts.len() + 2);
-        for ((url, level), n) in &self.counts {
-            let s = Sample::new(&RECORDS, *n as f64).label("level", level.word());
-            samples.push(if self.settings.by_url { s.label("url", url.clone()) } else { s });
+        let mut samples = Vec::with_capacity(3 * self.counts.0.len() + 2);
+        for (url, counts) in &self.counts.0 {
+            for level in Level::ALL {
+                let s = Sample::new(&RECORDS, counts[level.index()] as f64).label("level", level.word());
+                samples.push(if self.settings.by_url { s.label("url", url.to_string()) } else { s });
+            }
         }
         samples.push(Sample::new(&SKIPPED, self.skipped as f64));
         if let Some(c) = self.cursor {
@@ -391,15 +423,15 @@ impl RealtimeLog {
     }
 
     fn commit(&mut self, window: Window, counts: Counts) {
-        for ((url, level), n) in counts {
-            if self.settings.by_url && !self.counts.keys().any(|(u, _)| *u == url) {
-                // A new page gets all three series at once, so a first error is a step from 0.
-                for l in Level::ALL {
-                    self.counts.entry((url.clone(), l)).or_insert(0);
-                }
+        for (url, add) in counts.0 {
+            // A new page gets all three series at once, so a first error is a step from 0.
+            let mine = self.counts.of(&url);
+            for (n, a) in mine.iter_mut().zip(add) {
+                *n += a;
             }
-            *self.counts.entry((url, level)).or_insert(0) += n;
         }
+        // Kept for the process's life: no room left over from growing.
+        self.counts.0.shrink_to_fit();
         self.cursor = Some(window.end);
     }
 
@@ -443,21 +475,22 @@ impl RealtimeLog {
     async fn step(cx: &PollContext<'_>, p: &mut Pending) -> Result<Step, WechatError> {
         let w = p.window;
         match &mut p.job {
-            Job::Totals(got) => {
-                let level = [None, Some(Level::Warn), Some(Level::Error)].get(got.len()).copied().flatten();
+            Job::Totals { got, len } => {
+                let level = [None, Some(Level::Warn), Some(Level::Error)].get(*len).copied().flatten();
                 let (total, _) = Self::search(cx, w, 0, 1, level).await?;
-                got.push(total);
-                if total > 0 && got.len() < 3 {
+                if let Some(slot) = got.get_mut(*len) {
+                    *slot = total;
+                    *len += 1;
+                }
+                if total > 0 && *len < 3 {
                     return Ok(Step::More);
                 }
-                let at = |i: usize| got.get(i).copied().unwrap_or(0);
-                let (any, warn_up, error) = (at(0), at(1), at(2));
+                // Searches not made (a total of 0 stops them) leave their 0.
+                let [any, warn_up, error] = *got;
                 // Broadest first: a record indexed between the searches can only make a
                 // later (narrower) total larger, so the differences are clamped at 0.
-                let mut counts = Counts::new();
-                counts.insert((String::new(), Level::Error), error);
-                counts.insert((String::new(), Level::Warn), warn_up.saturating_sub(error));
-                counts.insert((String::new(), Level::Info), any.saturating_sub(warn_up));
+                let mut counts = Counts::default();
+                *counts.of("") = [any.saturating_sub(warn_up), warn_up.saturating_sub(error), error];
                 Ok(Step::Done(counts))
             }
             Job::Pages { next, total, counts, rereads } => {
@@ -471,7 +504,7 @@ impl RealtimeLog {
                     *rereads += 1;
                     *next = 0;
                     *total = None;
-                    counts.clear();
+                    counts.0.clear();
                     return Ok(Step::More);
                 }
                 *total = Some(now_total);
@@ -480,7 +513,7 @@ impl RealtimeLog {
                     if r.timestamp.get().is_some_and(|t| !w.contains(t)) {
                         continue;
                     }
-                    *counts.entry((r.page(), r.level())).or_insert(0) += 1;
+                    counts.of(r.page())[r.level().index()] += 1;
                 }
                 *next += list.len() as u64;
                 if *next < now_total && !list.is_empty() {
@@ -514,11 +547,11 @@ impl RealtimeLog {
                     let Some(cursor) = self.cursor else { return Ok(()) };
                     let Some(window) = next_window(cursor, horizon, max_len) else { return Ok(()) };
                     let job = if self.settings.by_url {
-                        Job::Pages { next: 0, total: None, counts: Counts::new(), rereads: 0 }
+                        Job::Pages { next: 0, total: None, counts: Counts::default(), rereads: 0 }
                     } else {
-                        Job::Totals(Vec::new())
+                        Job::Totals { got: [0; 3], len: 0 }
                     };
-                    Pending { window, job }
+                    Box::new(Pending { window, job })
                 }
             };
             if self.budget.available(now) == 0 {
@@ -637,6 +670,18 @@ mod tests {
         assert_eq!(b.available(160), 2, "the two searches at 100 count until 160");
         assert_eq!(b.available(189), 2);
         assert_eq!(b.available(190), 3);
+
+        // A burst's room is given back once searches are few again.
+        let mut b = Budget::new(40);
+        for _ in 0..40 {
+            b.spend(0);
+        }
+        assert!(b.spent.capacity() >= 40);
+        assert_eq!(b.available(60), 40);
+        b.spend(60);
+        b.spend(61);
+        assert!(b.spent.capacity() <= 8, "capacity {} for 2 searches", b.spent.capacity());
+        assert_eq!(b.available(61), 38);
     }
 
     #[test]
@@ -670,8 +715,8 @@ mod tests {
 
         let mut c = RealtimeLog::new(Settings { by_url: true, ..Settings::default() });
         assert!(c.output().samples.iter().all(|s| s.desc != RECORDS), "no url seen yet, no made-up series");
-        let mut counts = Counts::new();
-        counts.insert(("pages/a/a".into(), Level::Error), 2);
+        let mut counts = Counts::default();
+        counts.of("pages/a/a")[Level::Error.index()] = 2;
         c.commit(Window { start: 0, end: 10 }, counts);
         let out = c.output();
         let records: Vec<_> = out.samples.iter().filter(|s| s.desc == RECORDS).collect();
@@ -680,5 +725,39 @@ mod tests {
         assert_eq!(error.value, 2.0);
         assert_eq!(error.labels[1], ("url".into(), "pages/a/a".to_string()));
         assert!(out.samples.iter().any(|s| s.desc == COUNTED_UNTIL && s.value == 10.0));
+    }
+
+    #[test]
+    fn urls_add_up_in_order_and_keep_no_spare_room() {
+        let mut c = RealtimeLog::new(Settings { by_url: true, ..Settings::default() });
+        let window = |n: i64| Window { start: n * 10, end: n * 10 + 10 };
+        for (n, urls) in [["pages/b", "pages/a"], ["pages/c", "pages/a"], ["pages/a", "pages/b"]].iter().enumerate() {
+            let mut counts = Counts::default();
+            for (i, url) in urls.iter().enumerate() {
+                counts.of(url)[Level::ALL[i + n % 2].index()] += 1;
+            }
+            c.commit(window(n as i64), counts);
+        }
+        let out = c.output();
+        let got: Vec<(&str, &str, f64)> = out
+            .samples
+            .iter()
+            .filter(|s| s.desc == RECORDS)
+            .map(|s| (s.labels[1].1.as_str(), s.labels[0].1.as_str(), s.value))
+            .collect();
+        let want = [
+            ("pages/a", "info", 1.0),
+            ("pages/a", "warn", 1.0),
+            ("pages/a", "error", 1.0),
+            ("pages/b", "info", 1.0),
+            ("pages/b", "warn", 1.0),
+            ("pages/b", "error", 0.0),
+            ("pages/c", "info", 0.0),
+            ("pages/c", "warn", 1.0),
+            ("pages/c", "error", 0.0),
+        ];
+        assert_eq!(got, want, "by url, then info, warn, error");
+        assert_eq!(c.counts.0.capacity(), c.counts.0.len(), "kept for the process's life: no spare room");
+        assert!(c.output().samples.iter().any(|s| s.desc == COUNTED_UNTIL && s.value == 30.0));
     }
 }

@@ -72,7 +72,9 @@ struct State {
     /// Whether the operator has been told that replacing a rejected token must wait.
     wait_logged: bool,
     failures: u32,
-    retry_at: Option<(Instant, WechatError)>,
+    /// Boxed: set only after a failed fetch, and a `WechatError` inline would take
+    /// 64 bytes in every app's client.
+    retry_at: Option<Box<(Instant, WechatError)>>,
 }
 
 pub struct TokenSource {
@@ -124,7 +126,7 @@ impl TokenSource {
             && now < *refresh_at {
                 return Ok(token.clone());
             }
-        if let Some((at, cause)) = &st.retry_at
+        if let Some((at, cause)) = st.retry_at.as_deref()
             && now < *at {
                 return Err(WechatError::Backoff { wait: *at - now, cause: Box::new(cause.clone()) });
             }
@@ -160,7 +162,7 @@ impl TokenSource {
                 } else {
                     tracing::warn!(app = transport.app, error = %err, retry_in = ?wait, "access_token fetch failed");
                 }
-                st.retry_at = Some((Instant::now() + wait, err.clone()));
+                st.retry_at = Some(Box::new((Instant::now() + wait, err.clone())));
                 Err(err)
             }
         }
