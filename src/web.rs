@@ -256,33 +256,44 @@ async fn metrics(State(st): State<WebState>, headers: HeaderMap) -> Response {
     }
     // The cached chunks go out as they are, no copy of the whole body made. Gzip
     // members are small (a few hundred bytes), so those are joined into writes of a
-    // useful size; plain buckets are large enough to send alone.
-    let chunks = if gzip { coalesce(chunks, 64 * 1024) } else { chunks };
-    let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>));
+    // useful size as the body is sent, one piece at a time: 50 scrapers at once then
+    // hold 50 pieces, not 50 copies of the body. Plain buckets are large enough alone.
+    let size = if gzip { 64 * 1024 } else { 0 };
+    let stream = futures_util::stream::iter(Coalesce::new(chunks, size).map(Ok::<_, std::convert::Infallible>));
     (resp_headers, axum::body::Body::from_stream(stream)).into_response()
 }
 
-/// Joins runs of small chunks into pieces of about `size` bytes; large ones pass as they are.
-fn coalesce(chunks: Vec<Bytes>, size: usize) -> Vec<Bytes> {
-    let mut out = Vec::new();
-    let mut buf: Vec<u8> = Vec::new();
-    for c in chunks {
-        if c.len() >= size {
-            if !buf.is_empty() {
-                out.push(Bytes::from(std::mem::take(&mut buf)));
+/// Chunks with runs of small ones joined into pieces of about `size` bytes, made as
+/// they are asked for; a chunk of `size` or more passes as it is.
+struct Coalesce {
+    chunks: std::iter::Peekable<std::vec::IntoIter<Bytes>>,
+    size: usize,
+}
+
+impl Coalesce {
+    fn new(chunks: Vec<Bytes>, size: usize) -> Coalesce {
+        Coalesce { chunks: chunks.into_iter().peekable(), size }
+    }
+}
+
+impl Iterator for Coalesce {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        let first = self.chunks.next()?;
+        if first.len() >= self.size || self.chunks.peek().is_none_or(|c| c.len() >= self.size) {
+            return Some(first);
+        }
+        let mut buf = Vec::with_capacity(self.size + 1024);
+        buf.extend_from_slice(&first);
+        while buf.len() < self.size {
+            match self.chunks.next_if(|c| c.len() < self.size) {
+                Some(c) => buf.extend_from_slice(&c),
+                None => break,
             }
-            out.push(c);
-            continue;
         }
-        buf.extend_from_slice(&c);
-        if buf.len() >= size {
-            out.push(Bytes::from(std::mem::take(&mut buf)));
-        }
+        Some(Bytes::from(buf))
     }
-    if !buf.is_empty() {
-        out.push(Bytes::from(buf));
-    }
-    out
 }
 
 async fn readyz(State(st): State<WebState>) -> Response {
@@ -332,9 +343,14 @@ mod tests {
     #[test]
     fn small_chunks_are_joined_in_order() {
         let chunks: Vec<Bytes> = vec![Bytes::from("ab"), Bytes::from("cd"), Bytes::from("efghij"), Bytes::from("k")];
-        let out = coalesce(chunks.clone(), 4);
+        let out: Vec<Bytes> = Coalesce::new(chunks.clone(), 4).collect();
         assert_eq!(out, vec![Bytes::from("abcd"), Bytes::from("efghij"), Bytes::from("k")]);
         assert_eq!(out.concat(), chunks.concat());
+        // A large chunk ends a run and passes alone; size 0 passes everything as it is.
+        let chunks: Vec<Bytes> = vec![Bytes::from("a"), Bytes::from("bcdef"), Bytes::from("g"), Bytes::from("h")];
+        let out: Vec<Bytes> = Coalesce::new(chunks.clone(), 4).collect();
+        assert_eq!(out, vec![Bytes::from("a"), Bytes::from("bcdef"), Bytes::from("gh")]);
+        assert_eq!(Coalesce::new(chunks.clone(), 0).collect::<Vec<_>>(), chunks);
     }
 
     #[test]
