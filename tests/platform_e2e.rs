@@ -259,7 +259,16 @@ async fn redis_stopped_and_restarted() {
 
     world.redis.restart();
     // ACL users live in the config or an ACL file, not in the data: the operator's
-    // setup gives the user back; here the test does.
+    // setup gives the user back; here the test does, a few seconds late, so that the
+    // exporter's reconnects meet a Redis that refuses the password first. The crate's
+    // connection manager never retries such a connect by itself.
+    let refused = |log: &str| log.matches("refused the command").count();
+    let before_restart = refused(&exp.log());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while refused(&exp.log()) == before_restart {
+        assert!(Instant::now() < deadline, "no connect met the missing user: {}", exp.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     world.redis.add_reader("wechat-exporter", "r3dis-pa55word");
     wait_for(&exp, "recovery", 60, |l| {
         up(l, &appid, "visit_trend") == Some(1.0) && up(l, "acme", "discovery") == Some(1.0)

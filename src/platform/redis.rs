@@ -159,22 +159,39 @@ pub const MGET_BATCH: usize = 500;
 /// The one connection to a platform's Redis, shared by discovery and every app.
 pub struct RedisStore {
     target: RedisTarget,
-    conn: ConnectionManager,
+    /// The connection, and how many times it was remade.
+    conn: std::sync::Mutex<(u64, ConnectionManager)>,
 }
 
 impl RedisStore {
     /// Prepares the connection; it is made at the first call, and remade after a
     /// failure at the next, so a Redis that is down at start costs nothing but data.
     pub fn new(target: RedisTarget) -> Result<RedisStore, StoreError> {
+        let conn = Self::connection(&target)?;
+        Ok(RedisStore { target, conn: std::sync::Mutex::new((0, conn)) })
+    }
+
+    fn connection(target: &RedisTarget) -> Result<ConnectionManager, StoreError> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CALL_TIMEOUT))
             .set_response_timeout(Some(CALL_TIMEOUT))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(100))
             .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(target.client.clone(), config)
-            .map_err(|e| target.error(&e))?;
-        Ok(RedisStore { target, conn })
+        ConnectionManager::new_lazy_with_config(target.client.clone(), config).map_err(|e| target.error(&e))
+    }
+
+    /// Remakes connection number `seen`, unless another call already has. The crate's
+    /// manager reconnects by itself after I/O errors only: a connect that failed any
+    /// other way (a password refused while an ACL user is not back yet after a restart)
+    /// would otherwise fail every call until the process restarts.
+    fn remake(&self, seen: u64) {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if conn.0 == seen
+            && let Ok(fresh) = Self::connection(&self.target)
+        {
+            *conn = (seen + 1, fresh);
+        }
     }
 
     pub fn target(&self) -> &RedisTarget {
@@ -209,10 +226,18 @@ impl RedisStore {
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
-        let mut conn = self.conn.clone();
+        let (seen, mut conn) = {
+            let c = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+            (c.0, c.1.clone())
+        };
         match tokio::time::timeout(CALL_TIMEOUT, cmd.query_async::<T>(&mut conn)).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(self.target.error(&e)),
+            Ok(Err(e)) => {
+                if e.is_unrecoverable_error() && !e.is_io_error() {
+                    self.remake(seen);
+                }
+                Err(self.target.error(&e))
+            }
             Err(_) => Err(StoreError::Unreachable {
                 target: self.target.shown.clone(),
                 detail: format!("no answer within {}s", CALL_TIMEOUT.as_secs()),
