@@ -49,7 +49,8 @@ pub struct AppConfig {
     pub appid: String,
     pub account: Account,
     pub credential: Credential,
-    pub collectors: Vec<CollectorConfig>,
+    /// Shared: apps configured alike hold one list (see `share_collectors`).
+    pub collectors: Arc<[CollectorConfig]>,
     /// For an app found by a platform's discovery: the platform and the app's nickname.
     pub platform: Option<PlatformLabels>,
 }
@@ -311,6 +312,7 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
     let mut names = HashSet::with_capacity(raw.apps.len());
     let mut appids: HashMap<String, String> = HashMap::with_capacity(raw.apps.len());
     let mut apps = Vec::with_capacity(raw.apps.len());
+    let mut lists = Vec::new();
     for (i, app) in raw.apps.into_iter().enumerate() {
         let key = |k: &str| format!("apps[{i}].{k}");
         let name_line = || find_line(text, "name:", i);
@@ -394,6 +396,7 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
                 ));
             }
         }
+        let collectors = share_collectors(&mut lists, collectors);
         apps.push(AppConfig { name: Arc::from(name), appid, account: app.account, credential, collectors, platform: None });
     }
     let app_names = names;
@@ -406,6 +409,21 @@ pub fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
 }
 
 /// The shard an app name belongs to.
+/// The list in `lists` equal to `collectors`, or `collectors` added to them: 10,000
+/// apps configured alike share one list instead of holding 10,000 copies (some 4 MB).
+/// The kinds of list in a config are few, so a linear search is enough.
+pub fn share_collectors(lists: &mut Vec<Arc<[CollectorConfig]>>, collectors: Vec<CollectorConfig>) -> Arc<[CollectorConfig]> {
+    if let Some(same) = lists.iter().find(|l| l[..] == collectors[..]) {
+        return same.clone();
+    }
+    let list: Arc<[CollectorConfig]> = collectors.into();
+    // Apps all configured differently share nothing: no searching a list per app.
+    if lists.len() < 64 {
+        lists.push(list.clone());
+    }
+    list
+}
+
 pub fn shard_of(name: &str, count: u32) -> u32 {
     (crate::fnv::hash(name.as_bytes()) % u64::from(count.max(1))) as u32
 }
@@ -490,7 +508,7 @@ impl Config {
                 Credential::Platform(_) => "a platform's token".to_string(),
             };
             out.push_str(&format!("app {} ({}, {}, {})\n", app.name, app.appid, app.account.as_str(), cred));
-            for c in &app.collectors {
+            for c in app.collectors.iter() {
                 out.push_str(&format!(
                     "  {} every {}: {}\n",
                     c.spec.name(),
@@ -527,6 +545,26 @@ mod tests {
     }
 
     const MINIMAL: &str = "apps:\n  - name: shop\n    appid: wx1\n    account: miniprogram\n    secret: ${SHOP_APPSECRET}\n";
+
+    #[test]
+    fn apps_configured_alike_share_one_collector_list() {
+        let app = |name: &str, appid: &str, collectors: &str| {
+            format!("  - name: {name}\n    appid: {appid}\n    account: miniprogram\n    secret: s\n{collectors}")
+        };
+        let hourly = "    collectors: {visit_trend: {interval: 1h}}\n";
+        let text = format!(
+            "apps:\n{}{}{}{}",
+            app("a", "wx1", ""),
+            app("b", "wx2", ""),
+            app("c", "wx3", hourly),
+            app("d", "wx4", hourly)
+        );
+        let c = parse_ok(&text);
+        let [a, b, cc, d] = [0, 1, 2, 3].map(|i| &c.apps[i].collectors);
+        assert!(Arc::ptr_eq(a, b) && Arc::ptr_eq(cc, d), "alike: one list");
+        assert!(!Arc::ptr_eq(a, cc) && a[..] != cc[..], "different: their own");
+        assert_eq!(cc.len(), 1);
+    }
 
     #[test]
     fn minimal_config_gets_defaults() {

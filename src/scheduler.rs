@@ -566,7 +566,7 @@ pub async fn poll_once(shared: Arc<Shared>, config: &Config) -> Result<Vec<(Stri
     for app in &apps {
         let app_client = Arc::new(AppClient::new(app.name.clone(), client.clone(), app.credential.clone()));
         let app_arc = Arc::new(app.clone());
-        for c in &app.collectors {
+        for c in app.collectors.iter() {
             let mut poller = Poller::new(shared.clone(), app_arc.clone(), app_client.clone(), c);
             let (app, name) = (app.name.to_string(), c.spec.name().to_string());
             handles.push(tokio::spawn(async move { poller.poll().await.err().map(|e| (app, name, e)) }));

@@ -159,7 +159,7 @@ pub async fn run<W: Write>(config: &Config, args: &BackfillArgs, now: DateTime<U
         let seq = seq as u32;
         let app_client = AppClient::new(app.name.clone(), client.clone(), app.credential.clone());
         let mut running = Vec::new();
-        for c in &app.collectors {
+        for c in app.collectors.iter() {
             match Source::for_config(c, &app_client) {
                 Some(source) => running.push(Running { source, tally: Tally::new(&app.name, c.spec.name()), failed_in_a_row: 0 }),
                 None => report.left_out.push((app.name.to_string(), c.spec.name())),

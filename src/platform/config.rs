@@ -50,13 +50,13 @@ pub struct RawKinds<C> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlatformConfig {
     pub settings: PlatformSettings,
-    pub miniprogram: Vec<CollectorConfig>,
-    pub official_account: Vec<CollectorConfig>,
+    pub miniprogram: Arc<[CollectorConfig]>,
+    pub official_account: Arc<[CollectorConfig]>,
 }
 
 impl PlatformConfig {
     /// The collectors a discovered app of `account` runs.
-    pub fn collectors(&self, account: Account) -> &[CollectorConfig] {
+    pub fn collectors(&self, account: Account) -> &Arc<[CollectorConfig]> {
         match account {
             Account::Miniprogram => &self.miniprogram,
             Account::OfficialAccount => &self.official_account,
@@ -79,7 +79,7 @@ impl PlatformConfig {
         );
         for account in [Account::Miniprogram, Account::OfficialAccount] {
             out.push_str(&format!("  {} apps:\n", account.as_str()));
-            for c in self.collectors(account) {
+            for c in self.collectors(account).iter() {
                 out.push_str(&format!(
                     "    {} every {}: {}\n",
                     c.spec.name(),
@@ -307,8 +307,8 @@ pub fn check<C>(
                 authorizer_key,
                 discover,
             },
-            miniprogram,
-            official_account,
+            miniprogram: miniprogram.into(),
+            official_account: official_account.into(),
         });
     }
     Ok(out)

@@ -34,7 +34,7 @@ pub fn app_config(p: &PlatformConfig, tokens: &Arc<PlatformTokens>, a: &Authoriz
         appid: a.appid.clone(),
         account: a.account,
         credential: Credential::Platform(PlatformCredential::new(tokens.clone(), &a.appid)),
-        collectors: p.collectors(a.account).to_vec(),
+        collectors: p.collectors(a.account).clone(),
         platform: Some(PlatformLabels { platform: p.settings.name.clone(), nickname: a.nickname.clone() }),
     }
 }
