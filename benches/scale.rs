@@ -356,7 +356,7 @@ async fn breakdown(a: Args) {
     let mut sched = Scheduler::new(shared.clone());
     sched.apply(&config).expect("apply");
     wechat_exporter::malloc::start_trimming();
-    mark("scheduler started: tasks, app clients, status", &mut rows);
+    mark("scheduler started: pollers, app clients, status", &mut rows);
 
     let started = Instant::now();
     while shared.status().iter().any(|(_, _, s)| s.polls == 0) {
@@ -396,7 +396,7 @@ async fn breakdown(a: Args) {
     let store = shared.store.heap_bytes();
     let steady = (live_bytes(), LIVE_BLOCKS.load(Ordering::Relaxed), rss_mb(me));
 
-    // Taken apart, one collector at a time: each step frees its tasks, the collectors'
+    // Taken apart, one collector at a time: each step frees its pollers, the collectors'
     // state and their series in the store.
     let mut left: Vec<&str> = collectors.clone();
     let mut freed = Vec::new();
@@ -420,10 +420,10 @@ async fn breakdown(a: Args) {
     };
     while left.len() > 1 {
         let c = left.pop().unwrap_or_default();
-        let what = format!("{c}: {} tasks and their collectors' state", a.apps);
+        let what = format!("{c}: {} pollers and their collectors' state", a.apps);
         take_away(&what, &left, false, &mut sched).await;
     }
-    let what = format!("{}: {} tasks and their state, and the apps: clients (tokens, counters), status", left[0], a.apps);
+    let what = format!("{}: {} pollers and their state, and the apps: clients (tokens, counters), status", left[0], a.apps);
     take_away(&what, &[], true, &mut sched).await;
     let before = live_bytes();
     drop(sched);
