@@ -18,7 +18,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +29,9 @@ use wechat_exporter::scheduler::{self, Scheduler, Shared};
 use wechat_exporter::simulator::{Options, SimApp, Simulator};
 use wechat_exporter::store::Store;
 use wechat_exporter::telemetry::Live;
+
+mod support;
+use support::{free_port, rss_mb, sum_of, Proc};
 
 /// The system allocator, counting the bytes and blocks live: the breakdown's measure.
 struct Counting;
@@ -132,25 +135,6 @@ fn args() -> Args {
     a
 }
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
-
 /// User plus system CPU seconds the process has used.
 fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -172,10 +156,6 @@ fn connections_to(port: u16) -> usize {
             f.len() > 3 && f[2].ends_with(&want) && f[3] == "01"
         })
         .count()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(19999)
 }
 
 #[derive(Clone, Copy)]
@@ -242,13 +222,6 @@ async fn concurrent(client: &reqwest::Client, url: &str, workers: usize, each: u
 }
 
 /// Sum of a counter family in an exposition.
-fn sum_of(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
-}
-
 async fn text_of(client: &reqwest::Client, url: &str) -> String {
     match client.get(url).send().await {
         Ok(r) => r.text().await.unwrap_or_default(),
