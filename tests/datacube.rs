@@ -13,26 +13,17 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate};
+use common::clocked::Clocked;
 use common::*;
 use wechat_exporter::collectors::newest::{Month, Period, Week};
 use wechat_exporter::collectors::{
     Account, daily_summary, retain, user_portrait, visit_distribution, visit_page, visit_trend,
 };
 use wechat_exporter::cst;
-use wechat_exporter::simulator::{Options, SimApp, Simulator};
-
-/// libfaketime, where Debian's `faketime` puts it (scripts/test.sh installs it).
-fn faketime_lib() -> String {
-    let arch = std::env::consts::ARCH;
-    [format!("/usr/lib/{arch}-linux-gnu/faketime/libfaketime.so.1"), "/usr/lib/faketime/libfaketime.so.1".to_string()]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("libfaketime is installed (Debian package faketime; scripts/test.sh installs it)")
-}
+use wechat_exporter::simulator::SimApp;
 
 /// 2024-03-31 23:59:30 in UTC+8.
 const START: &str = "2024-03-31T23:59:30+08:00";
@@ -169,29 +160,13 @@ fn check_app(lines: &[Line], app: &SimApp) -> Vec<(&'static str, NaiveDate)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exact_values_for_the_right_periods_across_midnight_in_utc8() {
-    let lib = faketime_lib();
-    let start = DateTime::parse_from_rfc3339(START).unwrap().to_utc();
     let mut odd = SimApp::new("odd", "wxdatacube000odd", Account::Miniprogram);
     odd.odd = true;
     let apps = vec![SimApp::new("shop", "wxdatacube00shop", Account::Miniprogram), odd];
-
-    // The simulator's clock starts now, before the binary's: it runs a little ahead.
-    let t0 = Instant::now();
-    let mut opts = Options::new(apps.clone());
-    opts.clock = Arc::new(move || start + chrono::Duration::from_std(t0.elapsed()).unwrap());
-    let sim = Simulator::start(opts).await.unwrap();
-    let sim_now = || start + chrono::Duration::from_std(t0.elapsed()).unwrap();
-
-    let faketime = format!("@{}", start.timestamp());
-    let env = [
-        ("TZ", "America/Los_Angeles"),
-        ("LD_PRELOAD", lib.as_str()),
-        ("FAKETIME_FMT", "%s"),
-        ("FAKETIME", faketime.as_str()),
-        ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
-    ];
-    let exp = Exporter::start(&config_for(&sim.base_url(), &apps, COLLECTORS), &[], &env);
-    exp.wait_ready().await;
+    let each: Vec<(SimApp, String)> = apps.iter().map(|a| (a.clone(), COLLECTORS.to_string())).collect();
+    let c = Clocked::start(START, &each, "").await;
+    let (sim, exp, start) = (&c.sim, &c.exp, c.start);
+    let sim_now = || c.sim_now();
 
     let before = dates_for(day(2024, 3, 30));
     let after = dates_for(day(2024, 3, 31));

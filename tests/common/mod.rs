@@ -1,6 +1,7 @@
 //! Shared test harness: the real binary, the simulator, and readers for the exposition.
 #![allow(dead_code)]
 
+pub mod clocked;
 pub mod prometheus;
 
 use std::collections::BTreeMap;
