@@ -206,15 +206,7 @@ async fn metrics_hold_exactly_the_simulator_values() {
     assert!(problems.trim().is_empty(), "promtool check metrics: {problems}\n{text}");
 
     // OpenMetrics too: the counter family without _total, the dynamic gauges as gauges.
-    let om = reqwest::Client::new()
-        .get(exp.url("/metrics"))
-        .header("Accept", "application/openmetrics-text;version=1.0.0")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let om = exp.openmetrics().await;
     assert!(om.contains("# TYPE wechat_exporter_cloudbase_sms_unparsed_values counter\n"), "{om}");
     assert!(om.contains("# TYPE wechat_cloudbase_sms_h5_sms_rate gauge\n"));
     assert!(om.ends_with("# EOF\n"));

@@ -428,15 +428,7 @@ async fn every_dashboard_and_rule_expression_works_on_a_real_prometheus_at_fleet
             }
         }
     }
-    let om = reqwest::Client::new()
-        .get(exporter.url("/metrics"))
-        .header("Accept", "application/openmetrics-text;version=1.0.0")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let om = exporter.openmetrics().await;
     let served = format!("\n{om}");
     let dir = common::tempdir("prometheus");
     let (_, job) = config_from_example(&exporter.addr);

@@ -121,6 +121,17 @@ impl Exporter {
         (resp.status().as_u16(), resp.text().await.unwrap_or_default())
     }
 
+    /// `/metrics` as Prometheus asks for it: OpenMetrics.
+    pub async fn openmetrics(&self) -> String {
+        let resp = reqwest::Client::new()
+            .get(self.url("/metrics"))
+            .header("Accept", "application/openmetrics-text;version=1.0.0")
+            .send()
+            .await
+            .expect("request");
+        resp.text().await.expect("body")
+    }
+
     pub async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
