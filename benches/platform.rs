@@ -13,7 +13,7 @@
 mod redis_server;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use redis_server::RedisServer;
@@ -21,7 +21,7 @@ use wechat_exporter::simulator::platform as simplat;
 use wechat_exporter::simulator::{Options, SimApp, Simulator};
 
 mod support;
-use support::{free_port, rss_mb, sum_of, Proc};
+use support::{free_port, rss_mb, sum_of};
 
 const COMPONENT: &str = "wxbenchcomponent";
 
@@ -96,16 +96,7 @@ async fn run(a: Args) {
     let base = format!("http://127.0.0.1:{port}");
     let before_start = redis.command_calls();
     let started = Instant::now();
-    let exporter = Proc(
-        Command::new(env!("CARGO_BIN_EXE_wechat-exporter"))
-            .arg("--config.file")
-            .arg(&cfg_path)
-            .args(["--web.listen-address", &format!("127.0.0.1:{port}"), "--log.level", "error"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("exporter"),
-    );
+    let exporter = support::exporter(env!("CARGO_BIN_EXE_wechat-exporter"), &cfg_path, port);
     let pid = exporter.0.id();
     let client = reqwest::Client::builder().no_gzip().build().expect("client");
 

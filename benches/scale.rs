@@ -468,16 +468,7 @@ async fn run(a: Args) {
 
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/metrics");
-    let exporter = Proc(
-        Command::new(a.exporter.as_deref().unwrap_or(env!("CARGO_BIN_EXE_wechat-exporter")))
-            .arg("--config.file")
-            .arg(&cfg_path)
-            .args(["--web.listen-address", &format!("127.0.0.1:{port}"), "--log.level", "error"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("exporter"),
-    );
+    let exporter = support::exporter(a.exporter.as_deref().unwrap_or(env!("CARGO_BIN_EXE_wechat-exporter")), &cfg_path, port);
     let pid = exporter.0.id();
     let client = reqwest::Client::builder().no_gzip().pool_max_idle_per_host(64).build().expect("client");
 

@@ -1,7 +1,8 @@
 //! What the process-level benchmarks share: a child process killed with them, a
 //! process's memory, a free port, and a sum read off an exposition.
 
-use std::process::Child;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 /// A child process, killed and reaped when dropped (also when the benchmark panics).
 pub struct Proc(pub Child);
@@ -11,6 +12,21 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The exporter `bin` serving `config` on 127.0.0.1:`port`, logging errors only, its
+/// output dropped.
+pub fn exporter(bin: &str, config: &Path, port: u16) -> Proc {
+    Proc(
+        Command::new(bin)
+            .arg("--config.file")
+            .arg(config)
+            .args(["--web.listen-address", &format!("127.0.0.1:{port}"), "--log.level", "error"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("exporter"),
+    )
 }
 
 /// Resident memory of process `pid` (`VmRSS`), in MB; 0 if it cannot be read.
