@@ -122,7 +122,8 @@ pub const DISCOVERY: &str = "discovery";
 /// Everything one poll needs.
 struct Poller {
     shared: Arc<Shared>,
-    app: Arc<AppConfig>,
+    /// The app's name; its config as in force now is in the status table.
+    app: Arc<str>,
     client: Arc<AppClient>,
     name: &'static str,
     interval: Duration,
@@ -130,13 +131,16 @@ struct Poller {
 }
 
 impl Poller {
-    fn new(shared: Arc<Shared>, app: Arc<AppConfig>, client: Arc<AppClient>, c: &CollectorConfig) -> Poller {
-        shared.status.write().unwrap_or_else(|e| e.into_inner()).insert(
+    fn new(shared: Arc<Shared>, app: &Arc<AppConfig>, client: Arc<AppClient>, c: &CollectorConfig) -> Poller {
+        let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+        status.set_config(app);
+        status.insert(
             &app.name,
             c.spec.name(),
             CollectorStatus { interval: c.interval, polls: 0, up: false, last_success: None, last_error: None, data_date: None },
         );
-        Poller { shared, app, client, name: c.spec.name(), interval: c.interval, collector: c.spec.build() }
+        drop(status);
+        Poller { shared, app: app.name.clone(), client, name: c.spec.name(), interval: c.interval, collector: c.spec.build() }
     }
 
     /// One try of the collector's poll, at the clock's time.
@@ -157,7 +161,7 @@ impl Poller {
             && retry_within_poll(e)
         {
             let pause = retry_pause(self.interval);
-            tracing::debug!(app = &*self.app.name, collector = self.name, reason = %e.reason(), error = %e, retry_in = ?pause, "poll failed; trying again");
+            tracing::debug!(app = &*self.app, collector = self.name, reason = %e.reason(), error = %e, retry_in = ?pause, "poll failed; trying again");
             tokio::time::sleep(pause).await;
             (now, result) = self.try_once().await;
         }
@@ -165,7 +169,7 @@ impl Poller {
         // this pair while it polled has taken its status away, and then nothing is written
         // back (an aborted task runs on to its next await).
         let mut status = self.shared.status.write().unwrap_or_else(|e| e.into_inner());
-        let Some(s) = status.get_mut(&self.app.name, self.name) else {
+        let Some(s) = status.get_mut(&self.app, self.name) else {
             return result.map(|_| ());
         };
         s.polls += 1;
@@ -173,7 +177,7 @@ impl Poller {
         // The result is taken apart here: its samples go to the store as they are.
         let result = match result {
             Ok(out) => {
-                tracing::debug!(app = &*self.app.name, collector = self.name, samples = out.samples.len(), "poll succeeded");
+                tracing::debug!(app = &*self.app, collector = self.name, samples = out.samples.len(), "poll succeeded");
                 s.last_success = Some(now);
                 s.last_error = None;
                 s.data_date = out.data_date.or(s.data_date);
@@ -181,7 +185,7 @@ impl Poller {
                 if let Some(day) = out.data_date {
                     samples.push(Sample::new(&telemetry::DATA_DATE, cst::day_start(day) as f64).label("collector", self.name));
                 }
-                self.shared.store.replace(&self.app.name, self.name, &samples);
+                self.shared.store.replace(&self.app, self.name, &samples);
                 Ok(())
             }
             Err(e) => {
@@ -189,12 +193,14 @@ impl Poller {
                 Err(e)
             }
         };
-        store_exporter_part(&self.shared, &status, &self.app, &self.client);
+        if let Some(app) = status.config(&self.app).cloned() {
+            store_exporter_part(&self.shared, &status, &app, &self.client);
+        }
         drop(status);
         // Said once the failure is counted in the store, so what the log says has happened a
         // scrape shows too.
         if let Err(e) = &result {
-            tracing::warn!(app = &*self.app.name, collector = self.name, reason = %e.reason(), error = %e, "poll failed");
+            tracing::warn!(app = &*self.app, collector = self.name, reason = %e.reason(), error = %e, "poll failed");
         }
         result
     }
@@ -350,7 +356,15 @@ impl Scheduler {
         self.start_platforms(config, &client, client_changed);
         // The apps are kept once, shared with the running apps (10,000 apps' configs are
         // megabytes); the rest of the config is small.
-        self.configured = config.apps.iter().cloned().map(Arc::new).collect();
+        // An app whose config is unchanged keeps the copy its running app and pollers hold.
+        self.configured = config
+            .apps
+            .iter()
+            .map(|a| match self.apps.get(&a.name) {
+                Some(r) if *r.config == *a => r.config.clone(),
+                _ => Arc::new(a.clone()),
+            })
+            .collect();
         self.config = Some(Config { apps: Vec::new(), ..config.clone() });
         self.run(&client, client_changed);
         Ok(())
@@ -492,14 +506,19 @@ impl Scheduler {
             }
             let pollers = app.collectors.iter().zip(kept).map(|(c, kept)| {
                 kept.unwrap_or_else(|| {
-                    let poller = Poller::new(shared.clone(), app.clone(), app_client.clone(), c);
+                    let poller = Poller::new(shared.clone(), app, app_client.clone(), c);
                     timetable.add(poller, first_delay(&app.name, c.spec.name(), c.interval, pairs))
                 })
             });
             let pollers = pollers.collect();
             running.pollers = pollers;
-            running.config = app.clone();
-            let status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+            // Unchanged, the copy in force stays the only one (a platform's apps come anew
+            // at every discovery); changed, the pollers kept read the new one from now on.
+            if *running.config != **app {
+                running.config = app.clone();
+            }
+            let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+            status.set_config(&running.config);
             store_exporter_part(&shared, &status, app, &app_client);
         }
 
@@ -567,7 +586,7 @@ pub async fn poll_once(shared: Arc<Shared>, config: &Config) -> Result<Vec<(Stri
         let app_client = Arc::new(AppClient::new(app.name.clone(), client.clone(), app.credential.clone()));
         let app_arc = Arc::new(app.clone());
         for c in app.collectors.iter() {
-            let mut poller = Poller::new(shared.clone(), app_arc.clone(), app_client.clone(), c);
+            let mut poller = Poller::new(shared.clone(), &app_arc, app_client.clone(), c);
             let (app, name) = (app.name.to_string(), c.spec.name().to_string());
             handles.push(tokio::spawn(async move { poller.poll().await.err().map(|e| (app, name, e)) }));
         }
